@@ -1,0 +1,67 @@
+#include "server/listeners.h"
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "server/text.h"
+
+namespace uturn::server {
+namespace {
+
+absl::Status Errno(std::string_view what, const stun::SocketAddress& a) {
+  return absl::UnavailableError(Cat(what, " ", a.ToString(), ": ", std::strerror(errno)));
+}
+
+absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, Transport transport,
+                                     int backlog) {
+  const int domain = address.is_v4() ? AF_INET : AF_INET6;
+  const int type = transport == Transport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
+  if (fd < 0) return Errno("socket", address);
+  auto fail = [&](std::string_view what) {
+    absl::Status s = Errno(what, address);
+    ::close(fd);
+    return s;
+  };
+  const int one = 1;
+  if (!address.is_v4() && setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one) < 0) {
+    return fail("setsockopt(IPV6_V6ONLY)");
+  }
+  // TCP: rebinding right after a restart must not wait out TIME_WAIT.
+  if (transport == Transport::kTcp &&
+      setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
+    return fail("setsockopt(SO_REUSEADDR)");
+  }
+  sockaddr_storage ss{};
+  const socklen_t len = address.ToSockaddr(&ss);
+  if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return fail("bind");
+  if (transport == Transport::kTcp && ::listen(fd, backlog) < 0) return fail("listen");
+
+  sockaddr_storage bound{};
+  socklen_t bound_len = sizeof bound;
+  if (::getsockname(fd, reinterpret_cast<sockaddr*>(&bound), &bound_len) < 0) {
+    return fail("getsockname");
+  }
+  auto local = stun::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len);
+  if (!local.has_value()) {
+    ::close(fd);
+    return absl::InternalError(Cat("getsockname ", address.ToString(), ": unexpected family"));
+  }
+  return ListeningSocket{fd, transport, *local};
+}
+
+}  // namespace
+
+absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address) {
+  return Open(address, Transport::kUdp, 0);
+}
+
+absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog) {
+  return Open(address, Transport::kTcp, backlog);
+}
+
+}  // namespace uturn::server
