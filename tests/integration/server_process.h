@@ -1,0 +1,95 @@
+// Runs the real `uturn` binary as a child process for integration tests.
+// Its stderr (the logfmt event log) is read by a thread into a list of lines
+// so that tests can wait for an event without sleeping and the child never
+// blocks on a full pipe.
+#pragma once
+
+#include <sys/types.h>
+
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "stun/address.h"
+
+namespace uturn::testing {
+
+// Paths of the binaries under test (compile definitions from CMake).
+const char* UturnBinary();
+const char* StunClientBinary();
+
+struct Listener {
+  std::string transport;  // "udp" or "tcp"
+  stun::SocketAddress address;
+};
+
+class ServerProcess {
+ public:
+  ServerProcess() = default;
+  ServerProcess(const ServerProcess&) = delete;
+  ServerProcess& operator=(const ServerProcess&) = delete;
+  ~ServerProcess();  // SIGKILLs and reaps the child if it still runs
+
+  // Spawns `uturn args...`. Returns false (with a message) if spawning failed.
+  bool Spawn(const std::vector<std::string>& args, std::string* error);
+
+  // Spawns and waits for `event=ready`; collects the `event=listening` lines.
+  // Returns false with the log in `error` if it exits or times out first.
+  bool StartAndWaitReady(const std::vector<std::string>& args, std::string* error,
+                         std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Waits until a log line satisfies `pred`; false on timeout or EOF.
+  bool WaitForLine(const std::function<bool(const std::string&)>& pred,
+                   std::chrono::milliseconds timeout);
+
+  const std::vector<Listener>& listeners() const { return listeners_; }
+  std::optional<stun::SocketAddress> Udp() const;
+  std::optional<stun::SocketAddress> Tcp() const;
+
+  pid_t pid() const { return pid_; }
+  // True if the child has not exited (checked without reaping it).
+  bool Alive() const;
+  void Signal(int sig) const;
+  // Waits for the child to exit (stderr EOF, then reap); returns the exit
+  // status, 128+N for a signal, or nullopt on timeout (the child is killed).
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+  // Everything logged so far, one line per entry.
+  std::vector<std::string> Lines() const;
+  std::string Log() const;
+
+ private:
+  void ReadLoop(int fd);
+
+  pid_t pid_ = -1;
+  bool reaped_ = false;
+  int exit_status_ = -1;
+  std::thread reader_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> lines_;
+  bool eof_ = false;
+  std::vector<Listener> listeners_;
+};
+
+// Runs `uturn args...` to completion (stdout and stderr captured).
+struct RunResult {
+  int exit_status = -1;  // as in WaitExit; -1 if it had to be killed
+  std::string out;
+  std::string err;
+};
+RunResult RunToCompletion(const std::vector<std::string>& args,
+                          std::chrono::milliseconds timeout = std::chrono::seconds(10));
+// Same for any binary.
+RunResult RunBinary(const std::string& binary, const std::vector<std::string>& args,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+// Value of `key=` in a logfmt line ("" if absent).
+std::string LogField(const std::string& line, const std::string& key);
+
+}  // namespace uturn::testing
