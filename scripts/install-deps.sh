@@ -1,0 +1,39 @@
+#!/usr/bin/env bash
+# Installs uturn's build dependencies from Debian 12's archive, and with
+# --test also the tools the test suite needs (clang, coturn). Installs only
+# what is missing, so it is fast and harmless to run again.
+#   scripts/install-deps.sh [--test]      (as root, or with sudo available)
+set -euo pipefail
+
+packages=(build-essential cmake pkg-config liburing-dev libssl-dev prometheus-cpp-dev libabsl-dev
+  libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libicu-dev libidn-dev)
+for arg in "$@"; do
+  case $arg in
+    --test) packages+=(clang coturn) ;;
+    -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
+    *) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
+  esac
+done
+
+missing=()
+for p in "${packages[@]}"; do
+  if [[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) != "install ok installed" ]]; then
+    missing+=("$p")
+  fi
+done
+if ((${#missing[@]} == 0)); then
+  echo "install-deps: all ${#packages[@]} packages present"
+  exit 0
+fi
+
+sudo=()
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null; then sudo=(sudo); else
+    echo "install-deps: missing ${missing[*]}; run as root to install them" >&2
+    exit 1
+  fi
+fi
+echo "install-deps: installing ${missing[*]}"
+export DEBIAN_FRONTEND=noninteractive
+"${sudo[@]}" apt-get update -qq
+"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}"
