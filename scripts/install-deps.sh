@@ -9,7 +9,8 @@ packages=(build-essential cmake pkg-config liburing-dev libssl-dev prometheus-cp
   libgtest-dev libgmock-dev libbenchmark-dev zlib1g-dev libicu-dev libidn-dev)
 for arg in "$@"; do
   case $arg in
-    --test) packages+=(clang coturn) ;;
+    # libclang-rt-14-dev (libFuzzer, sanitizers) is only a Recommends of clang.
+    --test) packages+=(clang libclang-rt-14-dev coturn) ;;
     -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
   esac
