@@ -5,6 +5,8 @@
 #include <array>
 #include <cassert>
 
+#include "stun/utf8.h"
+
 namespace uturn::stun {
 namespace {
 
@@ -20,34 +22,6 @@ AttrResult<T> Ok(T v) { return AttrResult<T>{AttrStatus::kOk, v}; }
 template <typename T>
 AttrResult<T> Malformed() { return AttrResult<T>{AttrStatus::kMalformed, T{}}; }
 
-// Number of code points in well-formed UTF-8 (RFC 3629 §4: no overlong
-// forms, no surrogates, nothing above U+10FFFF), or -1 if malformed. Kept
-// local rather than shared with string_prep so the codec has no ICU coupling.
-long Utf8Length(std::span<const uint8_t> s) {
-  long chars = 0;
-  for (size_t i = 0; i < s.size(); ++chars) {
-    const uint8_t b = s[i];
-    if (b < 0x80) { ++i; continue; }
-    size_t n;
-    uint32_t cp;
-    if (b >= 0xC2 && b <= 0xDF) { n = 2; cp = b & 0x1F; }
-    else if (b >= 0xE0 && b <= 0xEF) { n = 3; cp = b & 0x0F; }
-    else if (b >= 0xF0 && b <= 0xF4) { n = 4; cp = b & 0x07; }
-    else return -1;
-    if (s.size() - i < n) return -1;
-    for (size_t k = 1; k < n; ++k) {
-      if ((s[i + k] & 0xC0) != 0x80) return -1;
-      cp = cp << 6 | (s[i + k] & 0x3F);
-    }
-    if ((n == 3 && (cp < 0x800 || (cp >= 0xD800 && cp <= 0xDFFF))) ||
-        (n == 4 && (cp < 0x10000 || cp > 0x10FFFF))) {
-      return -1;
-    }
-    i += n;
-  }
-  return chars;
-}
-
 std::string_view AsString(std::span<const uint8_t> v) {
   return {reinterpret_cast<const char*>(v.data()), v.size()};
 }
@@ -56,7 +30,7 @@ std::string_view AsString(std::span<const uint8_t> v) {
 AttrResult<std::string_view> DecodeString(std::span<const uint8_t> v, size_t max_bytes,
                                           long max_chars) {
   if (v.size() > max_bytes) return Malformed<std::string_view>();
-  const long chars = Utf8Length(v);
+  const long chars = Utf8Length(AsString(v));
   if (chars < 0 || chars > max_chars) return Malformed<std::string_view>();
   return Ok(AsString(v));
 }

@@ -112,22 +112,10 @@ absl::Status CheckFreeform(const icu::UnicodeString& s) {
 
 }  // namespace
 
-bool IsValidUtf8(std::string_view s) {
-  if (!FitsIcuIndex(s)) return false;
-  const auto* p = reinterpret_cast<const uint8_t*>(s.data());
-  const auto length = static_cast<int32_t>(s.size());
-  for (int32_t i = 0; i < length;) {
-    UChar32 c;
-    // U8_NEXT yields a negative value for ill-formed sequences: overlong
-    // forms, surrogates, values above U+10FFFF, truncated sequences (RFC 3629 §3).
-    U8_NEXT(p, i, length, c);
-    if (c < 0) return false;
-  }
-  return true;
-}
-
 absl::StatusOr<std::string> OpaqueString(std::string_view utf8) {
-  if (!IsValidUtf8(utf8)) return absl::InvalidArgumentError("OpaqueString: not valid UTF-8");
+  if (!FitsIcuIndex(utf8) || !IsValidUtf8(utf8)) {
+    return absl::InvalidArgumentError("OpaqueString: not valid UTF-8");
+  }
   const auto* p = reinterpret_cast<const uint8_t*>(utf8.data());
   const auto length = static_cast<int32_t>(utf8.size());
 
@@ -168,7 +156,9 @@ absl::StatusOr<std::string> OpaqueString(std::string_view utf8) {
 }
 
 absl::StatusOr<std::string> SaslPrep(std::string_view utf8) {
-  if (!IsValidUtf8(utf8)) return absl::InvalidArgumentError("SASLprep: not valid UTF-8");
+  if (!FitsIcuIndex(utf8) || !IsValidUtf8(utf8)) {
+    return absl::InvalidArgumentError("SASLprep: not valid UTF-8");
+  }
   // libidn takes a NUL-terminated string; U+0000 is prohibited output anyway
   // (RFC 4013 §2.3, RFC 3454 Table C.2.1), so refuse it before it truncates.
   if (utf8.find('\0') != std::string_view::npos) {

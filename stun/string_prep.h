@@ -7,6 +7,7 @@
 #include <string_view>
 
 #include "absl/status/statusor.h"
+#include "stun/utf8.h"  // IsValidUtf8
 
 namespace uturn::stun {
 
@@ -17,8 +18,5 @@ absl::StatusOr<std::string> OpaqueString(std::string_view utf8);
 
 // RFC 4013 SASLprep (stringprep, NFKC, prohibited output, bidi rules).
 absl::StatusOr<std::string> SaslPrep(std::string_view utf8);
-
-// True if `s` is well-formed UTF-8.
-bool IsValidUtf8(std::string_view s);
 
 }  // namespace uturn::stun
