@@ -70,6 +70,19 @@ void MessageBuilder::SetLength(size_t body_length) {
 
 std::span<uint8_t> MessageBuilder::Reserve(uint16_t type, size_t length) {
   if (!ok_) return {};
+  // RFC 8489 §14.5-§14.7: after MESSAGE-INTEGRITY only MESSAGE-INTEGRITY-SHA256
+  // and FINGERPRINT may follow, after MESSAGE-INTEGRITY-SHA256 only FINGERPRINT,
+  // and nothing after FINGERPRINT. A receiver would ignore or reject anything
+  // else, so writing it is a caller bug: fail the build instead.
+  const bool allowed =
+      seal_ == Seal::kOpen ||
+      (seal_ == Seal::kAfterIntegrity &&
+       (type == attr::kMessageIntegritySha256 || type == attr::kFingerprint)) ||
+      (seal_ == Seal::kAfterIntegritySha256 && type == attr::kFingerprint);
+  if (!allowed) {
+    ok_ = false;
+    return {};
+  }
   const size_t padded = (length + 3) & ~size_t{3};  // RFC 8489 §14
   const size_t total = kAttributeHeaderSize + padded;
   if (length > 0xFFFF || total > buffer_.size() - size_ ||
@@ -83,6 +96,9 @@ std::span<uint8_t> MessageBuilder::Reserve(uint16_t type, size_t length) {
   std::memset(p + kAttributeHeaderSize + length, 0, padded - length);
   size_ += total;
   SetLength(size_ - kHeaderSize);
+  if (type == attr::kMessageIntegrity) seal_ = Seal::kAfterIntegrity;
+  if (type == attr::kMessageIntegritySha256) seal_ = Seal::kAfterIntegritySha256;
+  if (type == attr::kFingerprint) seal_ = Seal::kAfterFingerprint;
   return std::span<uint8_t>(p + kAttributeHeaderSize, length);
 }
 

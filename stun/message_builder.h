@@ -57,7 +57,8 @@ class MessageBuilder {
   MessageBuilder& AddIcmp(uint8_t icmp_type, uint8_t icmp_code, uint32_t error_data);
 
   // Integrity and fingerprint come last, in this order (RFC 8489 §14.5-14.7).
-  // Each sets the header length to cover itself before hashing.
+  // Each sets the header length to cover itself before hashing. Adding any
+  // other attribute after them fails the builder (ok() becomes false).
   MessageBuilder& AddMessageIntegrity(std::span<const uint8_t> key);
   // RFC 8489 §14.6: the HMAC may be truncated to 16..32 bytes, multiple of 4.
   MessageBuilder& AddMessageIntegritySha256(std::span<const uint8_t> key, size_t length = 32);
@@ -67,9 +68,13 @@ class MessageBuilder {
   std::span<uint8_t> Reserve(uint16_t type, size_t length);
   void SetLength(size_t body_length);
 
+  // Which attributes may still be added (RFC 8489 §14.5-§14.7 ordering).
+  enum class Seal : uint8_t { kOpen, kAfterIntegrity, kAfterIntegritySha256, kAfterFingerprint };
+
   std::span<uint8_t> buffer_;
   size_t size_ = 0;
   bool ok_ = true;
+  Seal seal_ = Seal::kOpen;
 };
 
 }  // namespace uturn::stun
