@@ -17,13 +17,13 @@ const char* ToString(ChannelDataError e) {
 }
 
 ChannelDataError ParseChannelData(std::span<const uint8_t> data, bool stream,
-                                  ChannelDataView* out) {
+                                  ChannelDataView* out, bool allow_rfc5766_range) {
   assert(out != nullptr);
   if (data.size() < kChannelDataHeaderSize) return ChannelDataError::kTooShort;
   const uint16_t channel = static_cast<uint16_t>(data[0] << 8 | data[1]);
   // RFC 8656 §12: only 0x4000-0x4FFF are channel numbers; 0x5000-0x7FFF are
   // reserved and anything else is not ChannelData at all (RFC 7983 §7).
-  if (!IsValidChannelNumber(channel)) return ChannelDataError::kBadChannel;
+  if (!IsValidChannelNumber(channel, allow_rfc5766_range)) return ChannelDataError::kBadChannel;
   const size_t length = static_cast<size_t>(data[2] << 8 | data[3]);
   if (length > data.size() - kChannelDataHeaderSize) return ChannelDataError::kLengthOverrun;
   // RFC 8656 §12.5: over TCP/TLS the frame MUST be padded to a multiple of 4.

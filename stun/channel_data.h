@@ -15,8 +15,13 @@ inline constexpr size_t kChannelDataHeaderSize = 4;
 // 0x5000-0x7FFF are reserved and MUST NOT be used.
 inline constexpr uint16_t kMinChannelNumber = 0x4000;
 inline constexpr uint16_t kMaxChannelNumber = 0x4FFF;
-constexpr bool IsValidChannelNumber(uint16_t n) {
-  return n >= kMinChannelNumber && n <= kMaxChannelNumber;
+// RFC 5766 §11 allowed 0x4000-0x7FFF; RFC 8656 §12 reserved 0x5000-0x7FFF.
+// Some clients (coturn's own client library among them) still pick numbers
+// from the old range, so a server may opt in to accepting them.
+inline constexpr uint16_t kMaxRfc5766ChannelNumber = 0x7FFF;
+constexpr bool IsValidChannelNumber(uint16_t n, bool allow_rfc5766_range = false) {
+  return n >= kMinChannelNumber &&
+         n <= (allow_rfc5766_range ? kMaxRfc5766ChannelNumber : kMaxChannelNumber);
 }
 
 struct ChannelDataView {
@@ -35,8 +40,9 @@ const char* ToString(ChannelDataError e);
 
 // `stream` = true applies the TCP/TLS rule (frame padded to 4). Over UDP,
 // trailing bytes beyond the length are padding and ignored.
+// `allow_rfc5766_range` also accepts the numbers RFC 8656 reserved.
 ChannelDataError ParseChannelData(std::span<const uint8_t> data, bool stream,
-                                  ChannelDataView* out);
+                                  ChannelDataView* out, bool allow_rfc5766_range = false);
 
 // Writes the 4-byte header at `dst` (which must have room for it).
 void WriteChannelDataHeader(uint8_t* dst, uint16_t channel, uint16_t payload_length);

@@ -104,3 +104,21 @@ TEST(ChannelDataTest, ErrorNamesAreDistinct) {
 
 }  // namespace
 }  // namespace uturn::stun
+
+namespace uturn::stun {
+namespace {
+
+TEST(ChannelDataRfc5766Test, OldRangeAcceptedOnlyWhenAsked) {
+  const std::vector<uint8_t> frame = {0x7F, 0xFF, 0x00, 0x01, 0xAB};
+  ChannelDataView cd;
+  EXPECT_EQ(ParseChannelData(frame, false, &cd), ChannelDataError::kBadChannel);
+  ASSERT_EQ(ParseChannelData(frame, false, &cd, true), ChannelDataError::kNone);
+  EXPECT_EQ(cd.channel, 0x7FFF);
+  EXPECT_TRUE(IsValidChannelNumber(0x5000, true));
+  EXPECT_FALSE(IsValidChannelNumber(0x5000));
+  EXPECT_FALSE(IsValidChannelNumber(0x8000, true));
+  EXPECT_FALSE(IsValidChannelNumber(0x3FFF, true));
+}
+
+}  // namespace
+}  // namespace uturn::stun
