@@ -1,5 +1,7 @@
 #include "server/listeners.h"
 
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -16,10 +18,10 @@ absl::Status Errno(std::string_view what, const stun::SocketAddress& a) {
   return absl::UnavailableError(Cat(what, " ", a.ToString(), ": ", std::strerror(errno)));
 }
 
-absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, Transport transport,
+absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::Transport transport,
                                      int backlog) {
   const int domain = address.is_v4() ? AF_INET : AF_INET6;
-  const int type = transport == Transport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
+  const int type = transport == turn::Transport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
   const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
   if (fd < 0) return Errno("socket", address);
   auto fail = [&](std::string_view what) {
@@ -32,14 +34,14 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, Transpo
     return fail("setsockopt(IPV6_V6ONLY)");
   }
   // TCP: rebinding right after a restart must not wait out TIME_WAIT.
-  if (transport == Transport::kTcp &&
+  if (transport == turn::Transport::kTcp &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     return fail("setsockopt(SO_REUSEADDR)");
   }
   sockaddr_storage ss{};
   const socklen_t len = address.ToSockaddr(&ss);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return fail("bind");
-  if (transport == Transport::kTcp && ::listen(fd, backlog) < 0) return fail("listen");
+  if (transport == turn::Transport::kTcp && ::listen(fd, backlog) < 0) return fail("listen");
 
   sockaddr_storage bound{};
   socklen_t bound_len = sizeof bound;
@@ -57,11 +59,25 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, Transpo
 }  // namespace
 
 absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address) {
-  return Open(address, Transport::kUdp, 0);
+  return Open(address, turn::Transport::kUdp, 0);
 }
 
 absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog) {
-  return Open(address, Transport::kTcp, backlog);
+  return Open(address, turn::Transport::kTcp, backlog);
+}
+
+std::optional<stun::SocketAddress> FirstNonLoopbackIpv4() {
+  ifaddrs* list = nullptr;
+  if (::getifaddrs(&list) != 0) return std::nullopt;
+  std::optional<stun::SocketAddress> out;
+  for (ifaddrs* i = list; i != nullptr && !out.has_value(); i = i->ifa_next) {
+    if (i->ifa_addr == nullptr || i->ifa_addr->sa_family != AF_INET) continue;
+    if ((i->ifa_flags & IFF_UP) == 0 || (i->ifa_flags & IFF_LOOPBACK) != 0) continue;
+    out = stun::SocketAddress::FromSockaddr(i->ifa_addr, sizeof(sockaddr_in));
+  }
+  ::freeifaddrs(list);
+  if (out.has_value()) out->port = 0;
+  return out;
 }
 
 }  // namespace uturn::server

@@ -2,14 +2,16 @@
 #pragma once
 
 #include "absl/status/statusor.h"
-#include "server/stun_responder.h"
+#include <optional>
+
 #include "stun/address.h"
+#include "turn/types.h"
 
 namespace uturn::server {
 
 struct ListeningSocket {
   int fd = -1;
-  Transport transport = Transport::kUdp;
+  turn::Transport transport = turn::Transport::kUdp;
   stun::SocketAddress local;  // with the port actually bound (matters for port 0)
 };
 
@@ -18,5 +20,9 @@ struct ListeningSocket {
 // port; the sharding issue adds it together with one socket per shard.
 absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address);
 absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog);
+
+// The first IPv4 address of an up, non-loopback interface (getifaddrs), for
+// the default relay address; nullopt if there is none.
+std::optional<stun::SocketAddress> FirstNonLoopbackIpv4();
 
 }  // namespace uturn::server

@@ -26,7 +26,7 @@ const char* ToString(LogLevel level) {
   switch (level) {
     case LogLevel::kDebug: return "debug";
     case LogLevel::kInfo: return "info";
-    case LogLevel::kWarning: return "warning";
+    case LogLevel::kWarning: return "warn";
     case LogLevel::kError: return "error";
   }
   return "unknown";

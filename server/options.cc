@@ -9,6 +9,8 @@
 #include "absl/strings/numbers.h"
 #include "server/config_file.h"
 #include "server/text.h"
+#include "stun/utf8.h"
+#include "turn/auth.h"
 
 #ifndef UTURN_VERSION
 #define UTURN_VERSION "unknown"
@@ -47,6 +49,101 @@ constexpr OptionSpec kOptions[] = {
      "Close a TCP connection that has received nothing for this long.",
      false, false, 1, 86'400,
      [](Config& c, const OptionValue& v) { c.tcp_idle_timeout_seconds = static_cast<uint32_t>(v.number); }},
+    {"realm", 'r', OptionType::kString, "uturn", "REALM",
+     "Realm of the long-term credentials (RFC 8489 §9.2).",
+     false, false, 0, 763,
+     [](Config& c, const OptionValue& v) { c.realm = v.text; }},
+    {"user", 'u', OptionType::kUserSpec, "", "NAME:PASSWORD",
+     "A long-term credential (RFC 8489 §9.2); PASSWORD may also be coturn's 0x<32 hex digits> MD5"
+     " key.",
+     true, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.users.push_back(v.user); }},
+    {"use-auth-secret", '\0', OptionType::kFlag, "", "",
+     "TURN REST API credentials: username `expiry:name`, password"
+     " base64(HMAC-SHA1(secret, username)); needs --static-auth-secret.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.use_auth_secret = v.flag; }},
+    {"static-auth-secret", '\0', OptionType::kString, "", "SECRET",
+     "Shared secret for --use-auth-secret (implies it). Several are accepted at once, for"
+     " rotation.",
+     true, false, 0, 1024,
+     [](Config& c, const OptionValue& v) { c.static_auth_secrets.push_back(v.text); }},
+    {"no-auth", '\0', OptionType::kFlag, "", "",
+     "Relay for anyone, without credentials. Dangerous; for tests only.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.no_auth = v.flag; }},
+    {"relay-ip", '\0', OptionType::kIpAddress, "", "IP",
+     "Address relay sockets are bound to: at most one IPv4 and one IPv6. Default: the only"
+     " specific --listening-ip, else the host's first non-loopback IPv4, else 127.0.0.1.",
+     true, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.relay_ips.push_back(v.ip); }},
+    {"external-ip", 'X', OptionType::kExternalIp, "", "IP[/PRIVATE]",
+     "Address put in XOR-RELAYED-ADDRESS instead of the relay IP (1:1 NAT); PUBLIC/PRIVATE maps"
+     " one relay IP.",
+     true, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.external_ips.push_back(v.external); }},
+    {"min-port", '\0', OptionType::kUint, "49152", "PORT",
+     "Lowest relay port.",
+     false, false, 1, 65535,
+     [](Config& c, const OptionValue& v) { c.min_port = static_cast<uint16_t>(v.number); }},
+    {"max-port", '\0', OptionType::kUint, "65535", "PORT",
+     "Highest relay port.",
+     false, false, 1, 65535,
+     [](Config& c, const OptionValue& v) { c.max_port = static_cast<uint16_t>(v.number); }},
+    {"allowed-peer-ip", '\0', OptionType::kIpRange, "", "RANGE",
+     "Peer addresses relaying may reach even if the default policy refuses them"
+     " (1.2.3.4, 10.0.0.0/8, 1.2.3.4-1.2.3.9, IPv6 alike).",
+     true, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.allowed_peer_ips.push_back(v.range); }},
+    {"denied-peer-ip", '\0', OptionType::kIpRange, "", "RANGE",
+     "Peer addresses relaying may not reach, in addition to the default policy.",
+     true, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.denied_peer_ips.push_back(v.range); }},
+    {"allow-loopback-peers", '\0', OptionType::kFlag, "", "",
+     "Allow loopback peers (tests and local set-ups only).",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.allow_loopback_peers = v.flag; }},
+    {"allow-rfc5766-channel-numbers", '\0', OptionType::kFlag, "", "",
+     "Also accept channel numbers 0x5000-0x7FFF (RFC 5766 clients such as coturn's"
+     " turnutils_uclient); RFC 8656 §12 reserves them.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.allow_rfc5766_channel_numbers = v.flag; }},
+    {"user-quota", '\0', OptionType::kUint, "0", "N",
+     "Most allocations per username at once; 0 = unlimited (486 beyond it).",
+     false, false, 0, 1'000'000,
+     [](Config& c, const OptionValue& v) { c.user_quota = static_cast<uint32_t>(v.number); }},
+    {"total-quota", '\0', OptionType::kUint, "0", "N",
+     "Most allocations in all; 0 = unlimited (486 beyond it).",
+     false, false, 0, 10'000'000,
+     [](Config& c, const OptionValue& v) { c.total_quota = static_cast<uint32_t>(v.number); }},
+    {"max-bps", '\0', OptionType::kUint, "0", "BYTES",
+     "Bytes per second relayed per allocation, excess dropped; 0 = unlimited.",
+     false, false, 0, 1'000'000'000'000,
+     [](Config& c, const OptionValue& v) { c.max_bps = v.number; }},
+    {"max-allocate-lifetime", '\0', OptionType::kUint, "3600", "SECONDS",
+     "Longest allocation lifetime granted (RFC 8656 §7.2).",
+     false, false, 60, 86'400,
+     [](Config& c, const OptionValue& v) {
+       c.max_allocate_lifetime_seconds = static_cast<uint32_t>(v.number);
+     }},
+    {"permission-lifetime", '\0', OptionType::kUint, "300", "SECONDS",
+     "Permission lifetime (RFC 8656 §9: 300).",
+     false, false, 30, 3600,
+     [](Config& c, const OptionValue& v) {
+       c.permission_lifetime_seconds = static_cast<uint32_t>(v.number);
+     }},
+    {"channel-lifetime", '\0', OptionType::kUint, "600", "SECONDS",
+     "Channel binding lifetime (RFC 8656 §12: 600).",
+     false, false, 30, 3600,
+     [](Config& c, const OptionValue& v) {
+       c.channel_lifetime_seconds = static_cast<uint32_t>(v.number);
+     }},
+    {"stale-nonce", '\0', OptionType::kUint, "600", "SECONDS",
+     "Nonce lifetime before 438 Stale Nonce (RFC 8489 §9.2).",
+     false, false, 30, 86'400,
+     [](Config& c, const OptionValue& v) {
+       c.stale_nonce_seconds = static_cast<uint32_t>(v.number);
+     }},
     {"config", 'c', OptionType::kPath, "", "FILE",
      "Read options from FILE (`name = value` lines); the command line overrides it.",
      false, true, 0, 0,
@@ -135,6 +232,41 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
       out.ip = *ip;
       return out;
     }
+    case OptionType::kIpRange: {
+      absl::StatusOr<turn::IpRange> range = turn::IpRange::Parse(v);
+      if (!range.ok()) {
+        return ValueError(raw, Cat("is not an address range: ",
+                                   std::string(range.status().message())));
+      }
+      out.range = *range;
+      return out;
+    }
+    case OptionType::kUserSpec: {
+      auto user = turn::ParseUserSpec(v);
+      if (!user.ok()) {
+        // The value holds a password: name the option, not the value.
+        return absl::InvalidArgumentError(Cat(raw.where, "--", spec.name, ": ",
+                                              std::string(user.status().message())));
+      }
+      out.user = *user;
+      return out;
+    }
+    case OptionType::kExternalIp: {
+      const size_t slash = v.find('/');
+      auto pub = stun::SocketAddress::ParseIp(std::string_view(v).substr(0, slash), 0);
+      std::optional<stun::SocketAddress> priv;
+      if (slash != std::string::npos) {
+        priv = stun::SocketAddress::ParseIp(std::string_view(v).substr(slash + 1), 0);
+      }
+      if (!pub.has_value() || (slash != std::string::npos && !priv.has_value())) {
+        return ValueError(raw, "is not an IP address or PUBLIC/PRIVATE pair of addresses");
+      }
+      if (priv.has_value() && priv->family != pub->family) {
+        return ValueError(raw, "mixes IPv4 and IPv6");
+      }
+      out.external = ExternalIp{*pub, priv};
+      return out;
+    }
   }
   assert(false && "unhandled option type");
   return absl::InternalError("unhandled option type");
@@ -215,6 +347,65 @@ absl::StatusOr<std::vector<RawOption>> LoadFile(const std::string& path) {
   return out;
 }
 
+bool IsUnspecified(const stun::SocketAddress& a) {
+  for (size_t i = 0; i < a.address_size(); ++i) {
+    if (a.bytes[i] != 0) return false;
+  }
+  return true;
+}
+
+// Checks that need more than one option (or more than one value) at once.
+absl::Status CheckTurnOptions(Config& config) {
+  if (config.realm.empty()) return absl::InvalidArgumentError("--realm: must not be empty");
+  // RFC 8489 §14.9: REALM is fewer than 128 characters of UTF-8.
+  const long realm_chars = stun::Utf8Length(config.realm);
+  if (realm_chars < 0 || realm_chars > 127) {
+    return absl::InvalidArgumentError("--realm: must be 1 to 127 characters of UTF-8");
+  }
+  if (config.min_port > config.max_port) {
+    return absl::InvalidArgumentError(Cat("--min-port, --max-port: ", config.min_port,
+                                          " is above ", config.max_port));
+  }
+  // A static secret without the flag is still meant to be used (coturn does
+  // the same).
+  if (!config.static_auth_secrets.empty()) config.use_auth_secret = true;
+  for (const std::string& secret : config.static_auth_secrets) {
+    if (secret.empty()) return absl::InvalidArgumentError("--static-auth-secret: is empty");
+  }
+  if (config.use_auth_secret && config.static_auth_secrets.empty()) {
+    return absl::InvalidArgumentError(
+        "--use-auth-secret: needs at least one --static-auth-secret (there is no database)");
+  }
+  if (config.no_auth && (config.use_auth_secret || !config.users.empty())) {
+    return absl::InvalidArgumentError(
+        "--no-auth: contradicts --user / --use-auth-secret / --static-auth-secret");
+  }
+  int v4 = 0, v6 = 0;
+  for (const stun::SocketAddress& ip : config.relay_ips) {
+    if (IsUnspecified(ip)) {
+      return absl::InvalidArgumentError(
+          Cat("--relay-ip: ", ip.IpString(), " is not a specific address"));
+    }
+    ++(ip.is_v4() ? v4 : v6);
+  }
+  if (v4 > 1 || v6 > 1) {
+    return absl::InvalidArgumentError("--relay-ip: at most one IPv4 and one IPv6 address");
+  }
+  int plain_v4 = 0, plain_v6 = 0;
+  for (const ExternalIp& e : config.external_ips) {
+    if (IsUnspecified(e.public_ip)) {
+      return absl::InvalidArgumentError(
+          Cat("--external-ip: ", e.public_ip.IpString(), " is not a specific address"));
+    }
+    if (!e.private_ip.has_value()) ++(e.public_ip.is_v4() ? plain_v4 : plain_v6);
+  }
+  if (plain_v4 > 1 || plain_v6 > 1) {
+    return absl::InvalidArgumentError(
+        "--external-ip: at most one plain address per family (use PUBLIC/PRIVATE pairs)");
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 std::span<const OptionSpec> OptionTable() { return kOptions; }
@@ -278,6 +469,7 @@ absl::StatusOr<Config> ParseOptions(std::span<const std::string_view> args) {
   if (config.no_udp && config.no_tcp) {
     return absl::InvalidArgumentError("--no-udp, --no-tcp: both given, nothing left to listen on");
   }
+  if (absl::Status s = CheckTurnOptions(config); !s.ok()) return s;
   assert(!config.listening_ips.empty());
   return config;
 }

@@ -5,15 +5,26 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
 #include "stun/address.h"
+#include "turn/peer_policy.h"
 
 namespace uturn::server {
+
+// --external-ip: "PUBLIC" (the address advertised for the relay address of
+// the same family) or coturn's "PUBLIC/PRIVATE" (advertise PUBLIC for the
+// relay address PRIVATE). Ports are 0.
+struct ExternalIp {
+  stun::SocketAddress public_ip;
+  std::optional<stun::SocketAddress> private_ip;
+};
 
 struct Config {
   std::vector<stun::SocketAddress> listening_ips;  // ports are 0 here
@@ -23,6 +34,28 @@ struct Config {
   std::string software_name;  // SOFTWARE attribute; empty: not sent
   uint32_t max_tcp_connections = 0;
   uint32_t tcp_idle_timeout_seconds = 0;
+  // TURN (RFC 8656); see server/README.md for the semantics.
+  std::string realm;
+  std::vector<std::pair<std::string, std::string>> users;  // --user name:password
+  bool use_auth_secret = false;
+  std::vector<std::string> static_auth_secrets;
+  bool no_auth = false;
+  std::vector<stun::SocketAddress> relay_ips;  // at most one per family, ports 0
+  std::vector<ExternalIp> external_ips;
+  uint16_t min_port = 0;
+  uint16_t max_port = 0;
+  std::vector<turn::IpRange> allowed_peer_ips;
+  std::vector<turn::IpRange> denied_peer_ips;
+  bool allow_loopback_peers = false;
+  bool allow_rfc5766_channel_numbers = false;
+  uint32_t user_quota = 0;   // 0: unlimited
+  uint32_t total_quota = 0;  // 0: unlimited
+  uint64_t max_bps = 0;      // 0: unlimited
+  uint32_t max_allocate_lifetime_seconds = 0;
+  uint32_t permission_lifetime_seconds = 0;
+  uint32_t channel_lifetime_seconds = 0;
+  uint32_t stale_nonce_seconds = 0;
+
   std::string config_file;
   bool help = false;
   bool version = false;
@@ -35,6 +68,9 @@ enum class OptionType : uint8_t {
   kString,     // any text, possibly empty
   kPath,       // non-empty text
   kIpAddress,  // IPv4 or IPv6 literal, no port
+  kIpRange,    // turn::IpRange::Parse: "1.2.3.4", "10.0.0.0/8", "1.2.3.4-1.2.3.9", IPv6 alike
+  kUserSpec,   // turn::ParseUserSpec: "name:password"
+  kExternalIp, // "IP" or "PUBLIC/PRIVATE"
 };
 
 // A value checked against its OptionType; only the member of the type is set.
@@ -43,6 +79,9 @@ struct OptionValue {
   uint64_t number = 0;
   std::string text;
   stun::SocketAddress ip;
+  turn::IpRange range;
+  std::pair<std::string, std::string> user;
+  ExternalIp external;
 };
 
 struct OptionSpec {

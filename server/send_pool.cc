@@ -15,6 +15,12 @@ void SendSlot::Prepare(size_t size, const stun::SocketAddress& to) {
   msg.msg_iovlen = 1;
 }
 
+void SendSlot::PrepareExternal(std::span<const uint8_t> bytes, const stun::SocketAddress& to) {
+  Prepare(0, to);
+  iov.iov_base = const_cast<uint8_t*>(bytes.data());  // the kernel only reads it
+  iov.iov_len = bytes.size();
+}
+
 SendPool::SendPool(uint32_t count, uint32_t slot_size)
     : storage_(new uint8_t[static_cast<size_t>(count) * slot_size]), slots_(count) {
   free_.reserve(count);

@@ -24,6 +24,9 @@ struct SendSlot {
 
   // Points msg at `size` bytes of `buffer` for `to`.
   void Prepare(size_t size, const stun::SocketAddress& to);
+  // Points msg at `bytes` outside the slot (a send in place from a receive
+  // buffer, which must stay untouched until the send completes).
+  void PrepareExternal(std::span<const uint8_t> bytes, const stun::SocketAddress& to);
 };
 
 class SendPool {

@@ -6,6 +6,7 @@
 #include "server/write_queue.h"
 #include "stun/address.h"
 #include "stun/stream_framing.h"
+#include "turn/types.h"
 
 namespace uturn::server {
 
@@ -17,6 +18,7 @@ struct TcpConnection {
   int fd = -1;
   uint32_t generation = 0;  // bumped on reuse; stale completions are detected
   stun::SocketAddress peer;
+  turn::FiveTuple tuple;  // client = peer, server = the listener's address
   int64_t last_receive_ns = 0;
   bool receive_pending = false;
   bool send_pending = false;
@@ -25,6 +27,9 @@ struct TcpConnection {
   // stream after valid requests still gets their answers).
   bool close_after_flush = false;
   uint64_t* close_reason = nullptr;
+  // The core queued more than kWriteQueueLimit while this connection's own
+  // frames were being handled; closed once that loop is out of the way.
+  bool overflowed = false;
   stun::StreamFramer framer;
   WriteQueue out{kWriteQueueLimit};
 };

@@ -1,3 +1,5 @@
+// The loop, the receive paths (client UDP, relay UDP, TCP) and signals. The
+// turn::TurnHost side (relay sockets, sends) is in relay_host.cc.
 #include "server/uring_driver.h"
 
 #include <netinet/in.h>
@@ -5,7 +7,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-#include <array>
+#include <algorithm>
 #include <cassert>
 #include <cerrno>
 #include <csignal>
@@ -14,7 +16,6 @@
 #include <ctime>
 
 #include "server/text.h"
-#include "stun/channel_data.h"
 
 namespace uturn::server {
 namespace {
@@ -22,10 +23,10 @@ namespace {
 constexpr int64_t kSecondNs = 1'000'000'000;
 constexpr uint16_t kBufferGroup = 0;
 
-// Each receive buffer starts with io_uring_recvmsg_out and the peer's name;
-// once the name is read those bytes are free, and they are the headroom in
-// front of the payload where the TURN issue writes a ChannelData header.
-static_assert(sizeof(io_uring_recvmsg_out) + sizeof(sockaddr_in6) >= stun::kChannelDataHeaderSize);
+// The area in front of a received payload (io_uring_recvmsg_out + name) is
+// the core's headroom once the name is copied out.
+static_assert(sizeof(io_uring_recvmsg_out) + UringDriver::kRecvNameLen >= turn::kPacketHeadroom);
+static_assert(UringDriver::kRecvNameLen >= sizeof(sockaddr_in6));
 
 int64_t CoarseNowNs() {
   timespec ts{};
@@ -40,16 +41,23 @@ uint64_t UringDriver::Tag(Op op, uint32_t index, uint32_t generation) {
          index;
 }
 
-UringDriver::UringDriver(const DriverOptions& options, StunResponder* responder)
+UringDriver::UringDriver(const DriverOptions& options)
     : options_(options),
-      responder_(responder),
-      send_pool_(options.send_slots, options.receive_buffer_size) {
-  assert(options.receive_buffer_size >= StunResponder::kMaxResponseSize);
+      buffer_refs_(options.receive_buffers, 0),
+      send_pool_(options.send_slots, options.receive_buffer_size),
+      slot_buffer_(options.send_slots, -1),
+      tcp_scratch_(turn::kPacketHeadroom + stun::StreamFramer::kCapacity + turn::kPacketTailroom) {
+  assert(options.receive_buffer_size >
+         sizeof(io_uring_recvmsg_out) + kRecvNameLen + turn::kPacketTailroom + 548);
+  // Monotonic time mapped once onto the wall clock, so the core's `now` is
+  // close to Unix time (REST usernames carry Unix expiry times) yet never
+  // jumps when the wall clock is stepped.
+  now_ns_ = CoarseNowNs();
+  epoch_ = absl::Now() - absl::Nanoseconds(now_ns_);
 }
 
-absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::Create(const DriverOptions& options,
-                                                                 StunResponder* responder) {
-  std::unique_ptr<UringDriver> d(new UringDriver(options, responder));
+absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::Create(const DriverOptions& options) {
+  std::unique_ptr<UringDriver> d(new UringDriver(options));
   io_uring_params p{};
   // SINGLE_ISSUER + DEFER_TASKRUN (kernel 6.1+): completions are run only
   // when this thread waits, with no interrupts from task work in between.
@@ -79,10 +87,14 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::Create(const DriverOpt
 
 UringDriver::~UringDriver() {
   for (const auto& s : udp_) ::close(s->fd);
-  for (int fd : listeners_) ::close(fd);
+  for (const Listener& l : listeners_) ::close(l.fd);
   for (auto& c : conns_) {
     if (c) ::close(c->fd);
   }
+  for (auto& r : relays_) {
+    if (r && r->fd >= 0) ::close(r->fd);
+  }
+  for (const Reservations::Entry& e : reservations_.TakeAll()) ::close(e.fd);
   if (signal_fd_ >= 0) ::close(signal_fd_);
   buffers_.reset();  // unregisters from the ring, so before the ring goes
   if (ring_ready_) io_uring_queue_exit(&ring_);
@@ -102,35 +114,37 @@ io_uring_sqe* UringDriver::GetSqe() {
   return sqe;
 }
 
-void UringDriver::AddUdpSocket(int fd) {
-  auto s = std::make_unique<UdpSocket>(UdpSocket{fd, msghdr{}});
-  s->msg.msg_namelen = sizeof(sockaddr_in6);  // room for either family
+void UringDriver::AddUdpSocket(int fd, const stun::SocketAddress& local) {
+  auto s = std::make_unique<UdpSocket>(UdpSocket{fd, local, msghdr{}});
+  s->msg.msg_namelen = kRecvNameLen;
   udp_.push_back(std::move(s));
-  ArmUdpReceive(static_cast<uint32_t>(udp_.size() - 1));
+  const auto i = static_cast<uint32_t>(udp_.size() - 1);
+  ArmRecvmsg(fd, &udp_[i]->msg, Tag(Op::kUdpReceive, i));
 }
 
-void UringDriver::AddTcpListener(int fd) {
-  listeners_.push_back(fd);
+void UringDriver::AddTcpListener(int fd, const stun::SocketAddress& local) {
+  listeners_.push_back(Listener{fd, local});
   ArmAccept(static_cast<uint32_t>(listeners_.size() - 1));
 }
 
-void UringDriver::AddSignalFd(int fd) {
+void UringDriver::AddSignalFd(int fd, std::function<void()> on_reload) {
   assert(signal_fd_ < 0);
   signal_fd_ = fd;
+  on_reload_ = std::move(on_reload);
   ArmSignal();
 }
 
-void UringDriver::ArmUdpReceive(uint32_t socket) {
+void UringDriver::ArmRecvmsg(int fd, msghdr* msg, uint64_t tag) {
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_recvmsg_multishot(sqe, udp_[socket]->fd, &udp_[socket]->msg, 0);
+  io_uring_prep_recvmsg_multishot(sqe, fd, msg, 0);
   sqe->flags |= IOSQE_BUFFER_SELECT;
   sqe->buf_group = kBufferGroup;
-  io_uring_sqe_set_data64(sqe, Tag(Op::kUdpReceive, socket));
+  io_uring_sqe_set_data64(sqe, tag);
 }
 
 void UringDriver::ArmAccept(uint32_t listener) {
   io_uring_sqe* sqe = GetSqe();
-  io_uring_prep_multishot_accept(sqe, listeners_[listener], nullptr, nullptr, SOCK_CLOEXEC);
+  io_uring_prep_multishot_accept(sqe, listeners_[listener].fd, nullptr, nullptr, SOCK_CLOEXEC);
   io_uring_sqe_set_data64(sqe, Tag(Op::kAccept, listener));
 }
 
@@ -141,12 +155,22 @@ void UringDriver::ArmSignal() {
 }
 
 absl::Status UringDriver::Run() {
-  __kernel_timespec tick{.tv_sec = 1, .tv_nsec = 0};  // housekeeping period
+  assert(turn_ != nullptr);
   now_ns_ = CoarseNowNs();
   next_housekeeping_ns_ = now_ns_ + kSecondNs;
   while (stop_signal_ == nullptr) {
+    // Wake for the housekeeping tick or the core's next timer, whichever is
+    // first; at least 1 ms so a deadline inside the coarse clock's tick does
+    // not spin.
+    int64_t wait_ns = next_housekeeping_ns_ - now_ns_;
+    const absl::Time next = turn_->NextTimeout();
+    if (next != absl::InfiniteFuture()) {
+      wait_ns = std::min(wait_ns, absl::ToInt64Nanoseconds(next - Now()));
+    }
+    wait_ns = std::clamp<int64_t>(wait_ns, 1'000'000, kSecondNs);
+    __kernel_timespec wait{.tv_sec = wait_ns / kSecondNs, .tv_nsec = wait_ns % kSecondNs};
     io_uring_cqe* first = nullptr;
-    const int rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &tick, nullptr);
+    const int rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &wait, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
       return absl::InternalError(Cat("io_uring_submit_and_wait: ", std::strerror(-rc)));
     }
@@ -159,12 +183,20 @@ absl::Status UringDriver::Run() {
       ++seen;
     }
     io_uring_cq_advance(&ring_, seen);
+    RunTimers();
+    FlushTcp();
     if (now_ns_ >= next_housekeeping_ns_) {
       CloseIdle();
+      ExpireReservations();
       next_housekeeping_ns_ = now_ns_ + kSecondNs;
     }
   }
   return absl::OkStatus();
+}
+
+void UringDriver::RunTimers() {
+  const absl::Time now = Now();
+  if (turn_->NextTimeout() <= now) turn_->HandleTimeout(now);
 }
 
 const char* UringDriver::stop_signal() const { return stop_signal_; }
@@ -176,6 +208,7 @@ void UringDriver::OnCompletion(const io_uring_cqe& cqe) {
   const auto generation = static_cast<uint32_t>(tag >> 32) & 0xFFFFFF;
   switch (op) {
     case Op::kUdpReceive: return OnUdpReceive(index, cqe);
+    case Op::kRelayReceive: return OnRelayReceive(index, cqe);
     case Op::kUdpSend: return OnUdpSend(index, cqe.res);
     case Op::kAccept: return OnAccept(index, cqe);
     case Op::kTcpReceive:
@@ -196,64 +229,87 @@ void UringDriver::OnCompletion(const io_uring_cqe& cqe) {
   assert(false && "unknown completion tag");
 }
 
-void UringDriver::OnUdpReceive(uint32_t socket, const io_uring_cqe& cqe) {
-  const bool more = (cqe.flags & IORING_CQE_F_MORE) != 0;
+std::span<uint8_t> UringDriver::TakePayload(const io_uring_cqe& cqe, const msghdr& msg,
+                                            std::optional<stun::SocketAddress>* peer,
+                                            uint16_t* buffer_id) {
   if (cqe.res < 0) {
     if (cqe.res == -ENOBUFS) {
       ++stats_.udp_no_buffers;  // datagrams wait in the socket or are dropped by it
     } else if (cqe.res != -ECANCELED) {
       LogLimited(LogLevel::kWarning, "udp_receive_error", std::strerror(-cqe.res));
     }
-  } else {
-    assert(cqe.flags & IORING_CQE_F_BUFFER);
-    const auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
-    std::span<uint8_t> buf = buffers_->buffer(id);
-    msghdr* msg = &udp_[socket]->msg;
-    io_uring_recvmsg_out* o = io_uring_recvmsg_validate(buf.data(), cqe.res, msg);
-    if (o == nullptr || (o->flags & MSG_TRUNC) != 0) {
-      ++stats_.udp_truncated;
-    } else {
-      ++stats_.udp_received;
-      auto peer = stun::SocketAddress::FromSockaddr(
-          static_cast<const sockaddr*>(io_uring_recvmsg_name(o)), o->namelen);
-      if (peer.has_value()) {
-        std::span<const uint8_t> payload(
-            static_cast<const uint8_t*>(io_uring_recvmsg_payload(o, msg)),
-            io_uring_recvmsg_payload_length(o, cqe.res, msg));
-        // Respond straight into a send slot; without one the responder still
-        // runs (its counters stay true) and the answer is dropped.
-        SendSlot* slot = send_pool_.Acquire();
-        std::array<uint8_t, StunResponder::kMaxResponseSize> scratch;
-        std::span<uint8_t> out = slot != nullptr ? slot->buffer : std::span<uint8_t>(scratch);
-        const auto r = responder_->Handle(payload, *peer, Transport::kUdp, out);
-        if (r.response_size > 0 && slot != nullptr) {
-          slot->Prepare(r.response_size, *peer);
-          io_uring_sqe* sqe = GetSqe();
-          io_uring_prep_sendmsg(sqe, udp_[socket]->fd, &slot->msg, 0);
-          io_uring_sqe_set_data64(sqe, Tag(Op::kUdpSend, slot->index));
-          slot = nullptr;
-        } else if (r.response_size > 0) {
-          ++stats_.send_pool_exhausted;
-        }
-        if (slot != nullptr) send_pool_.Release(slot);
-      }
-    }
+    return {};
+  }
+  assert(cqe.flags & IORING_CQE_F_BUFFER);
+  const auto id = static_cast<uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+  std::span<uint8_t> buf = buffers_->buffer(id);
+  msghdr* m = const_cast<msghdr*>(&msg);  // liburing's helpers take non-const
+  io_uring_recvmsg_out* o = io_uring_recvmsg_validate(buf.data(), cqe.res, m);
+  std::span<uint8_t> payload;
+  if (o != nullptr && (o->flags & MSG_TRUNC) == 0) {
+    *peer = stun::SocketAddress::FromSockaddr(
+        static_cast<const sockaddr*>(io_uring_recvmsg_name(o)), o->namelen);
+    payload = {static_cast<uint8_t*>(io_uring_recvmsg_payload(o, m)),
+               io_uring_recvmsg_payload_length(o, cqe.res, m)};
+  }
+  const uint8_t* end = buf.data() + buf.size();
+  if (payload.data() == nullptr ||
+      static_cast<size_t>(end - (payload.data() + payload.size())) < turn::kPacketTailroom) {
+    ++stats_.udp_truncated;  // a datagram this large leaves no tailroom: drop it
     buffers_->Return(id);
+    return {};
+  }
+  assert(static_cast<size_t>(payload.data() - buf.data()) >= turn::kPacketHeadroom);
+  *buffer_id = id;
+  return payload;
+}
+
+void UringDriver::OnUdpReceive(uint32_t socket, const io_uring_cqe& cqe) {
+  UdpSocket& s = *udp_[socket];
+  std::optional<stun::SocketAddress> peer;
+  uint16_t id = 0;
+  std::span<uint8_t> payload = TakePayload(cqe, s.msg, &peer, &id);
+  if (payload.data() != nullptr) {
+    ++stats_.udp_received;
+    assert(buffer_refs_[id] == 0);
+    buffer_refs_[id] = 1;
+    current_buffer_ = id;
+    if (peer.has_value()) {
+      const turn::FiveTuple tuple{*peer, s.local, turn::Transport::kUdp};
+      turn_->OnClientPacket(tuple, payload, Now());
+    }
+    current_buffer_ = -1;
+    Unref(id);
   }
   // A multishot receive that ends (no F_MORE, e.g. after -ENOBUFS) must be
   // armed again or the socket goes deaf.
-  if (!more && stop_signal_ == nullptr) {
+  if ((cqe.flags & IORING_CQE_F_MORE) == 0 && stop_signal_ == nullptr) {
     ++stats_.udp_rearms;
-    ArmUdpReceive(socket);
+    ArmRecvmsg(s.fd, &s.msg, Tag(Op::kUdpReceive, socket));
   }
 }
 
-void UringDriver::OnUdpSend(uint32_t slot, int res) {
-  if (res < 0) {
-    ++stats_.udp_send_errors;
-    LogLimited(LogLevel::kWarning, "udp_send_error", std::strerror(-res));
+void UringDriver::OnRelayReceive(uint32_t relay, const io_uring_cqe& cqe) {
+  assert(relay < relays_.size() && relays_[relay]);
+  RelaySocket& r = *relays_[relay];
+  std::optional<stun::SocketAddress> peer;
+  uint16_t id = 0;
+  std::span<uint8_t> payload = TakePayload(cqe, r.msg, &peer, &id);
+  if (payload.data() != nullptr) {
+    ++stats_.relay_received;
+    buffer_refs_[id] = 1;
+    current_buffer_ = id;
+    // After CloseRelay the core no longer knows this relay: drop.
+    if (peer.has_value() && !r.closing) turn_->OnPeerPacket(relay, *peer, payload, Now());
+    current_buffer_ = -1;
+    Unref(id);
   }
-  send_pool_.Release(&send_pool_.slot(slot));
+  if ((cqe.flags & IORING_CQE_F_MORE) != 0) return;
+  if (relays_[relay]->closing) return FinishRelayClose(relay);
+  if (stop_signal_ == nullptr) {
+    ++stats_.udp_rearms;
+    ArmRecvmsg(relays_[relay]->fd, &relays_[relay]->msg, Tag(Op::kRelayReceive, relay));
+  }
 }
 
 void UringDriver::OnAccept(uint32_t listener, const io_uring_cqe& cqe) {
@@ -295,7 +351,9 @@ void UringDriver::OnAccept(uint32_t listener, const io_uring_cqe& cqe) {
       c.fd = fd;
       c.generation = ++generations_[i];
       c.peer = *peer;
+      c.tuple = turn::FiveTuple{*peer, listeners_[listener].local, turn::Transport::kTcp};
       c.last_receive_ns = now_ns_;
+      tcp_by_tuple_[c.tuple] = i;
       ++open_conns_;
       ++stats_.tcp_accepted;
       ArmTcpReceive(i);
@@ -328,6 +386,13 @@ void UringDriver::MaybeSend(uint32_t i) {
   c.send_pending = true;
 }
 
+void UringDriver::FlushTcp() {
+  for (uint32_t i : tcp_dirty_) {
+    if (i < conns_.size() && conns_[i]) MaybeSend(i);
+  }
+  tcp_dirty_.clear();
+}
+
 void UringDriver::OnTcpReceive(uint32_t i, int res) {
   TcpConnection& c = *conns_[i];
   c.receive_pending = false;
@@ -344,19 +409,20 @@ void UringDriver::OnTcpReceive(uint32_t i, int res) {
       LogLimited(LogLevel::kInfo, "tcp_invalid_stream", c.peer.ToString());
       return CloseAfterFlush(i, &stats_.tcp_closed_invalid);
     }
-    const std::span<const uint8_t> frame = c.framer.buffered().first(f.size);
-    if (f.kind == stun::FrameKind::kStun) {
-      std::array<uint8_t, StunResponder::kMaxResponseSize> response;
-      const auto r = responder_->Handle(frame, c.peer, Transport::kTcp, response);
-      if (r.response_size > 0 &&
-          !c.out.Append(std::span<const uint8_t>(response).first(r.response_size))) {
-        LogLimited(LogLevel::kInfo, "tcp_write_backlog", c.peer.ToString());
-        return Close(i, &stats_.tcp_closed_backlog);
-      }
-    } else {
-      ++stats_.tcp_channel_data_dropped;  // no allocations, so no channels yet
-    }
+    // The core may rewrite a packet in place and expects headroom around it;
+    // the framer's buffer is read-only, so the frame is copied (TCP is not
+    // the hot path; UDP is zero-copy).
+    assert(turn::kPacketHeadroom + f.size + turn::kPacketTailroom <= tcp_scratch_.size());
+    std::span<uint8_t> frame(tcp_scratch_.data() + turn::kPacketHeadroom, f.size);
+    std::memcpy(frame.data(), c.framer.buffered().data(), f.size);
     c.framer.Consume(f.size);
+    tcp_in_receive_ = i;
+    turn_->OnClientPacket(c.tuple, frame, Now());
+    tcp_in_receive_ = -1;
+    if (c.overflowed) {
+      LogLimited(LogLevel::kInfo, "tcp_write_backlog", c.peer.ToString());
+      return Close(i, &stats_.tcp_closed_backlog);
+    }
   }
   ArmTcpReceive(i);  // may close, and free, the connection
   if (conns_[i] && !conns_[i]->closing) MaybeSend(i);
@@ -379,6 +445,7 @@ void UringDriver::CloseAfterFlush(uint32_t i, uint64_t* reason_counter) {
   // No receive is re-armed; the last send completion closes the connection.
   c.close_after_flush = true;
   c.close_reason = reason_counter;
+  tcp_by_tuple_.erase(c.tuple);  // nothing more is sent to it
   MaybeSend(i);
 }
 
@@ -386,6 +453,7 @@ void UringDriver::Close(uint32_t i, uint64_t* reason_counter) {
   TcpConnection& c = *conns_[i];
   if (c.closing) return;
   c.closing = true;
+  tcp_by_tuple_.erase(c.tuple);
   ++stats_.tcp_closed;
   if (reason_counter != nullptr) ++*reason_counter;
   if (c.receive_pending || c.send_pending) {
@@ -424,7 +492,7 @@ void UringDriver::OnSignal(int res) {
       case SIGTERM: stop_signal_ = "SIGTERM"; return;
       case SIGINT: stop_signal_ = "SIGINT"; return;
       case SIGHUP:
-        Log(LogLevel::kInfo, "sighup", {{"action", "ignored"}, {"reason", "reload not implemented yet"}});
+        if (on_reload_) on_reload_();
         break;
       default:
         break;

@@ -30,7 +30,7 @@ TEST(LogfmtTest, SpecialCharactersAreQuotedAndEscaped) {
 TEST(LogfmtTest, InjectedFieldsCannotBreakTheLine) {
   const std::string line =
       FormatLogLine(LogLevel::kWarning, "bad_request", {{"software", "x\nlevel=error event=fake"}});
-  EXPECT_EQ(line, "level=warning event=bad_request software=\"x\\nlevel=error event=fake\"");
+  EXPECT_EQ(line, "level=warn event=bad_request software=\"x\\nlevel=error event=fake\"");
   EXPECT_EQ(line.find('\n'), std::string::npos);
 }
 

@@ -203,5 +203,148 @@ TEST(OptionsTest, HelpListsEveryOption) {
   EXPECT_THAT(help, HasSubstr("Repeatable"));
 }
 
+TEST(OptionsTest, TurnDefaultsMatchTheContract) {
+  auto c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->realm, "uturn");
+  EXPECT_TRUE(c->users.empty());
+  EXPECT_FALSE(c->use_auth_secret);
+  EXPECT_TRUE(c->static_auth_secrets.empty());
+  EXPECT_FALSE(c->no_auth);
+  EXPECT_TRUE(c->relay_ips.empty());
+  EXPECT_TRUE(c->external_ips.empty());
+  EXPECT_EQ(c->min_port, 49152);
+  EXPECT_EQ(c->max_port, 65535);
+  EXPECT_TRUE(c->allowed_peer_ips.empty());
+  EXPECT_TRUE(c->denied_peer_ips.empty());
+  EXPECT_FALSE(c->allow_loopback_peers);
+  EXPECT_FALSE(c->allow_rfc5766_channel_numbers);
+  EXPECT_EQ(c->user_quota, 0u);
+  EXPECT_EQ(c->total_quota, 0u);
+  EXPECT_EQ(c->max_bps, 0u);
+  EXPECT_EQ(c->max_allocate_lifetime_seconds, 3600u);
+  EXPECT_EQ(c->permission_lifetime_seconds, 300u);
+  EXPECT_EQ(c->channel_lifetime_seconds, 600u);
+  EXPECT_EQ(c->stale_nonce_seconds, 600u);
+}
+
+TEST(OptionsTest, TurnOptionsParse) {
+  auto c = Parse({"--realm", "example.org", "--user", "alice:pw1", "-u", "bob:pw:2",
+                  "--relay-ip", "192.0.2.1", "--relay-ip", "2001:db8::1", "--external-ip",
+                  "203.0.113.5/192.0.2.1", "--min-port", "40000", "--max-port=40010",
+                  "--allowed-peer-ip", "10.1.0.0/16", "--denied-peer-ip", "8.8.8.8-8.8.8.9",
+                  "--allow-loopback-peers", "--allow-rfc5766-channel-numbers",
+                  "--user-quota", "3", "--total-quota", "100",
+                  "--max-bps", "64000", "--max-allocate-lifetime", "1200",
+                  "--permission-lifetime", "120", "--channel-lifetime", "240",
+                  "--stale-nonce", "60"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->realm, "example.org");
+  ASSERT_EQ(c->users.size(), 2u);
+  EXPECT_EQ(c->users[0], std::make_pair(std::string("alice"), std::string("pw1")));
+  EXPECT_EQ(c->users[1].first, "bob");  // the password may contain ':'
+  EXPECT_EQ(c->users[1].second, "pw:2");
+  ASSERT_EQ(c->relay_ips.size(), 2u);
+  EXPECT_EQ(c->relay_ips[0].IpString(), "192.0.2.1");
+  EXPECT_EQ(c->relay_ips[1].IpString(), "2001:db8::1");
+  ASSERT_EQ(c->external_ips.size(), 1u);
+  EXPECT_EQ(c->external_ips[0].public_ip.IpString(), "203.0.113.5");
+  ASSERT_TRUE(c->external_ips[0].private_ip.has_value());
+  EXPECT_EQ(c->external_ips[0].private_ip->IpString(), "192.0.2.1");
+  EXPECT_EQ(c->min_port, 40000);
+  EXPECT_EQ(c->max_port, 40010);
+  ASSERT_EQ(c->allowed_peer_ips.size(), 1u);
+  EXPECT_TRUE(c->allowed_peer_ips[0].Contains(*stun::SocketAddress::ParseIp("10.1.200.3", 0)));
+  EXPECT_FALSE(c->allowed_peer_ips[0].Contains(*stun::SocketAddress::ParseIp("10.2.0.1", 0)));
+  ASSERT_EQ(c->denied_peer_ips.size(), 1u);
+  EXPECT_TRUE(c->denied_peer_ips[0].Contains(*stun::SocketAddress::ParseIp("8.8.8.9", 0)));
+  EXPECT_FALSE(c->denied_peer_ips[0].Contains(*stun::SocketAddress::ParseIp("8.8.8.10", 0)));
+  EXPECT_TRUE(c->allow_loopback_peers);
+  EXPECT_TRUE(c->allow_rfc5766_channel_numbers);
+  EXPECT_EQ(c->user_quota, 3u);
+  EXPECT_EQ(c->total_quota, 100u);
+  EXPECT_EQ(c->max_bps, 64000u);
+  EXPECT_EQ(c->max_allocate_lifetime_seconds, 1200u);
+  EXPECT_EQ(c->permission_lifetime_seconds, 120u);
+  EXPECT_EQ(c->channel_lifetime_seconds, 240u);
+  EXPECT_EQ(c->stale_nonce_seconds, 60u);
+}
+
+TEST(OptionsTest, StaticAuthSecretImpliesUseAuthSecretAndRepeats) {
+  auto c = Parse({"--static-auth-secret", "one", "--static-auth-secret", "two"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_TRUE(c->use_auth_secret);
+  EXPECT_EQ(c->static_auth_secrets, (std::vector<std::string>{"one", "two"}));
+}
+
+TEST(OptionsTest, TurnOptionsComeFromTheConfigFile) {
+  TempFile f(
+      "realm = corp\n"
+      "user = carol:secret#1\n"
+      "use-auth-secret\n"
+      "static-auth-secret = \"s e c\"\n"
+      "min-port = 50000\n"
+      "max-port = 50001\n"
+      "external-ip = 198.51.100.7\n");
+  auto c = Parse({"-c", f.path()});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->realm, "corp");
+  ASSERT_EQ(c->users.size(), 1u);
+  EXPECT_EQ(c->users[0].second, "secret#1");
+  EXPECT_TRUE(c->use_auth_secret);
+  EXPECT_EQ(c->static_auth_secrets, (std::vector<std::string>{"s e c"}));
+  EXPECT_EQ(c->min_port, 50000);
+  EXPECT_EQ(c->max_port, 50001);
+  ASSERT_EQ(c->external_ips.size(), 1u);
+  EXPECT_FALSE(c->external_ips[0].private_ip.has_value());
+}
+
+TEST(OptionsTest, TurnOptionErrorsNameTheOption) {
+  EXPECT_THAT(ErrorOf({"--realm", ""}), HasSubstr("--realm: must not be empty"));
+  EXPECT_THAT(ErrorOf({"--realm", std::string(128, 'r')}),
+              HasSubstr("--realm: must be 1 to 127 characters"));
+  EXPECT_THAT(ErrorOf({"--realm", "\xff\xfe"}), HasSubstr("--realm: must be 1 to 127"));
+  EXPECT_TRUE(Parse({"--realm", std::string(127, 'r')}).ok());
+  EXPECT_THAT(ErrorOf({"--user", "nocolon"}), HasSubstr("--user:"));
+  EXPECT_THAT(ErrorOf({"--user", ":pw"}), HasSubstr("--user:"));
+  EXPECT_THAT(ErrorOf({"--min-port", "0"}), HasSubstr("--min-port: \"0\" is not a whole number"));
+  EXPECT_THAT(ErrorOf({"--max-port", "65536"}), HasSubstr("--max-port:"));
+  EXPECT_THAT(ErrorOf({"--min-port", "60000", "--max-port", "50000"}),
+              HasSubstr("--min-port, --max-port: 60000 is above 50000"));
+  EXPECT_THAT(ErrorOf({"--allowed-peer-ip", "10.0.0.0/33"}),
+              HasSubstr("--allowed-peer-ip: \"10.0.0.0/33\" is not an address range"));
+  EXPECT_THAT(ErrorOf({"--denied-peer-ip", "banana"}), HasSubstr("--denied-peer-ip:"));
+  EXPECT_THAT(ErrorOf({"--relay-ip", "example.com"}),
+              HasSubstr("--relay-ip: \"example.com\" is not an IPv4 or IPv6 address"));
+  EXPECT_THAT(ErrorOf({"--relay-ip", "0.0.0.0"}),
+              HasSubstr("--relay-ip: 0.0.0.0 is not a specific address"));
+  EXPECT_THAT(ErrorOf({"--relay-ip", "192.0.2.1", "--relay-ip", "192.0.2.2"}),
+              HasSubstr("--relay-ip: at most one IPv4 and one IPv6"));
+  EXPECT_THAT(ErrorOf({"--external-ip", "1.2.3"}), HasSubstr("--external-ip: \"1.2.3\""));
+  EXPECT_THAT(ErrorOf({"--external-ip", "1.2.3.4/"}), HasSubstr("--external-ip:"));
+  EXPECT_THAT(ErrorOf({"--external-ip", "1.2.3.4/::1"}), HasSubstr("mixes IPv4 and IPv6"));
+  EXPECT_THAT(ErrorOf({"--external-ip", "0.0.0.0"}), HasSubstr("not a specific address"));
+  EXPECT_THAT(ErrorOf({"--external-ip", "1.2.3.4", "--external-ip", "1.2.3.5"}),
+              HasSubstr("--external-ip: at most one plain address per family"));
+  EXPECT_THAT(ErrorOf({"--use-auth-secret"}),
+              HasSubstr("--use-auth-secret: needs at least one --static-auth-secret"));
+  EXPECT_THAT(ErrorOf({"--static-auth-secret", ""}), HasSubstr("--static-auth-secret: is empty"));
+  EXPECT_THAT(ErrorOf({"--no-auth", "--user", "a:b"}), HasSubstr("--no-auth: contradicts"));
+  EXPECT_THAT(ErrorOf({"--no-auth", "--static-auth-secret", "x"}),
+              HasSubstr("--no-auth: contradicts"));
+  EXPECT_THAT(ErrorOf({"--user-quota", "-1"}), HasSubstr("--user-quota:"));
+  EXPECT_THAT(ErrorOf({"--max-allocate-lifetime", "59"}), HasSubstr("--max-allocate-lifetime:"));
+  EXPECT_THAT(ErrorOf({"--permission-lifetime", "3601"}), HasSubstr("--permission-lifetime:"));
+  EXPECT_THAT(ErrorOf({"--channel-lifetime", "x"}), HasSubstr("--channel-lifetime:"));
+  EXPECT_THAT(ErrorOf({"--stale-nonce", "29"}), HasSubstr("--stale-nonce:"));
+}
+
+TEST(OptionsTest, UserErrorDoesNotEchoThePassword) {
+  // A malformed spec may still hold a secret: the message names the option only.
+  const std::string error = ErrorOf({"--user", "hunter2-no-colon"});
+  EXPECT_THAT(error, HasSubstr("--user:"));
+  EXPECT_THAT(error, ::testing::Not(HasSubstr("hunter2")));
+}
+
 }  // namespace
 }  // namespace uturn::server

@@ -49,5 +49,20 @@ TEST(SendPoolTest, PrepareFillsTheMessageHeader) {
   EXPECT_EQ(ntohl(sin->sin_addr.s_addr), 0x7F000001u);
 }
 
+TEST(SendPoolTest, PrepareExternalPointsOutsideTheSlot) {
+  SendPool pool(1, 32);
+  SendSlot* s = pool.Acquire();
+  const uint8_t outside[100] = {};
+  s->PrepareExternal(std::span<const uint8_t>(outside + 10, 70),
+                     stun::SocketAddress::V6({0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1}, 9));
+  EXPECT_EQ(s->iov.iov_base, outside + 10);
+  EXPECT_EQ(s->iov.iov_len, 70u);  // larger than the slot: nothing is copied
+  EXPECT_EQ(s->msg.msg_iov, &s->iov);
+  ASSERT_EQ(s->msg.msg_namelen, sizeof(sockaddr_in6));
+  const auto* sin6 = reinterpret_cast<const sockaddr_in6*>(&s->addr);
+  EXPECT_EQ(sin6->sin6_family, AF_INET6);
+  EXPECT_EQ(ntohs(sin6->sin6_port), 9);
+}
+
 }  // namespace
 }  // namespace uturn::server
