@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Installs uturn's build dependencies from Debian 12's archive, and with
-# --test also the tools the test suite needs (clang, coturn). Installs only
-# what is missing, so it is fast and harmless to run again.
+# --test also the tools the test suite needs (clang, coturn, Go and pion's
+# TURN sources, Chromium, Node). Installs only what is missing: fast to rerun.
 #   scripts/install-deps.sh [--test]      (as root, or with sudo available)
 set -euo pipefail
 
@@ -10,7 +10,15 @@ packages=(build-essential cmake pkg-config liburing-dev libssl-dev prometheus-cp
 for arg in "$@"; do
   case $arg in
     # libclang-rt-14-dev (libFuzzer, sanitizers) is only a Recommends of clang.
-    --test) packages+=(clang libclang-rt-14-dev coturn) ;;
+    # Interop: coturn's tools, pion's TURN client built from Debian's Go
+    # sources, Chromium for the browser test (ss from iproute2 picks ports).
+    --test)
+      packages+=(clang libclang-rt-14-dev coturn golang-go golang-github-pion-turn.v2-dev chromium iproute2)
+      # Node drives Chromium (playwright-core, pinned by the test's lockfile and
+      # installed by its CTest fixture). Only when no node is on PATH: a Node
+      # from elsewhere (it needs >= 20) already brings its own npm.
+      if ! command -v node >/dev/null; then packages+=(nodejs npm); fi
+      ;;
     -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
     *) echo "install-deps.sh: unknown argument $arg" >&2; exit 2 ;;
   esac

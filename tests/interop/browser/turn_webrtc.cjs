@@ -1,0 +1,170 @@
+#!/usr/bin/env node
+// Interop: Chromium's own WebRTC stack relays through our TURN server.
+// Two RTCPeerConnections in one headless page, both with iceTransportPolicy
+// 'relay' (so the only candidates are TURN relayed ones), negotiate a data
+// channel and exchange messages both ways. We require every message to arrive
+// in order and getStats() to report a selected pair whose local and remote
+// candidates are both of type relay.
+//   node turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD
+// Prints one JSON result line, then PASS or FAIL; exits 0 only on PASS.
+'use strict';
+const fs = require('fs');
+const os = require('os');
+const path = require('path');
+
+const [modulesParent, turnUrl, username, credential] = process.argv.slice(2);
+if (!credential) {
+  console.error('usage: turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD');
+  process.exit(2);
+}
+const { chromium } = require(require.resolve('playwright-core', { paths: [modulesParent] }));
+
+const kMessages = 50;           // per direction
+const kPageDeadlineMs = 30000;  // the whole negotiation and exchange
+
+// Runs inside the page. Returns a plain object describing what happened; never
+// throws, so the Node side can print the diagnostics.
+async function exchangeThroughTurn({ turnUrl, username, credential, count, deadlineMs }) {
+  const cfg = { iceServers: [{ urls: turnUrl, username, credential }], iceTransportPolicy: 'relay' };
+  const a = new RTCPeerConnection(cfg);
+  const b = new RTCPeerConnection(cfg);
+  const log = [];
+  for (const [name, pc] of [['a', a], ['b', b]]) {
+    pc.addEventListener('icecandidateerror', e =>
+      log.push(`${name} icecandidateerror ${e.errorCode} ${e.errorText} ${e.url}`));
+    pc.addEventListener('iceconnectionstatechange', () => log.push(`${name} ice=${pc.iceConnectionState}`));
+  }
+  let timer;
+  const deadline = new Promise((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`deadline of ${deadlineMs} ms passed`)), deadlineMs);
+  });
+  // Full (non-trickle) offer/answer: wait until each side has gathered, so
+  // its description carries its relayed candidates.
+  const gathered = pc => new Promise(resolve => {
+    if (pc.iceGatheringState === 'complete') return resolve();
+    pc.addEventListener('icegatheringstatechange', () => {
+      if (pc.iceGatheringState === 'complete') resolve();
+    });
+  });
+  const received = { a: [], b: [] };
+  const result = { ok: false, log, received };
+  try {
+    const dcA = a.createDataChannel('uturn', { ordered: true });
+    const dcBReady = new Promise(resolve => b.addEventListener('datachannel', e => resolve(e.channel)));
+    const run = async () => {
+      await a.setLocalDescription();
+      await gathered(a);
+      await b.setRemoteDescription(a.localDescription);
+      await b.setLocalDescription();
+      await gathered(b);
+      await a.setRemoteDescription(b.localDescription);
+      result.offerCandidates = a.localDescription.sdp.split('\r\n').filter(l => l.startsWith('a=candidate'));
+      result.answerCandidates = b.localDescription.sdp.split('\r\n').filter(l => l.startsWith('a=candidate'));
+      const dcB = await dcBReady;
+      if (dcA.readyState !== 'open') await new Promise(r => dcA.addEventListener('open', r, { once: true }));
+      if (dcB.readyState !== 'open') await new Promise(r => dcB.addEventListener('open', r, { once: true }));
+      const allIn = (dc, into) => new Promise(resolve => {
+        dc.addEventListener('message', e => {
+          into.push(e.data);
+          if (into.length === count) resolve();
+        });
+      });
+      const aDone = allIn(dcA, received.a);
+      const bDone = allIn(dcB, received.b);
+      for (let i = 0; i < count; i++) {
+        dcA.send(`a->b ${i}`);
+        dcB.send(`b->a ${i}`);
+      }
+      await Promise.all([aDone, bDone]);
+      // The pair ICE actually uses: the transport's selectedCandidatePairId.
+      result.selected = {};
+      for (const [name, pc] of [['a', a], ['b', b]]) {
+        const stats = await pc.getStats();
+        let transport;
+        stats.forEach(s => { if (s.type === 'transport' && s.selectedCandidatePairId) transport = s; });
+        const pair = transport && stats.get(transport.selectedCandidatePairId);
+        const local = pair && stats.get(pair.localCandidateId);
+        const remote = pair && stats.get(pair.remoteCandidateId);
+        result.selected[name] = {
+          state: pair && pair.state,
+          local: local && { type: local.candidateType, address: local.address, port: local.port, relayProtocol: local.relayProtocol, url: local.url },
+          remote: remote && { type: remote.candidateType, address: remote.address, port: remote.port },
+        };
+      }
+    };
+    await Promise.race([run(), deadline]);
+    result.ok = true;
+  } catch (e) {
+    result.error = String(e);
+    result.iceStates = { a: a.iceConnectionState, b: b.iceConnectionState };
+  } finally {
+    clearTimeout(timer);
+    a.close();
+    b.close();
+  }
+  return result;
+}
+
+function check(result) {
+  const problems = [];
+  if (!result.ok) problems.push(`exchange failed: ${result.error}`);
+  for (const side of ['a', 'b']) {
+    const other = side === 'a' ? 'b' : 'a';
+    const want = Array.from({ length: kMessages }, (_, i) => `${other}->${side} ${i}`);
+    const got = result.received[side];
+    if (JSON.stringify(got) !== JSON.stringify(want)) {
+      problems.push(`${side} received ${got.length}/${kMessages} messages, or out of order`);
+    }
+    const sel = result.selected && result.selected[side];
+    if (!sel || !sel.local || !sel.remote) {
+      problems.push(`${side}: getStats() has no selected candidate pair`);
+    } else if (sel.local.type !== 'relay' || sel.remote.type !== 'relay') {
+      problems.push(`${side}: selected pair is ${sel.local.type}/${sel.remote.type}, not relay/relay`);
+    }
+  }
+  for (const [name, lines] of [['offer', result.offerCandidates], ['answer', result.answerCandidates]]) {
+    if (!lines || lines.length === 0 || !lines.every(l => / typ relay( |$)/.test(l))) {
+      problems.push(`${name} candidates are not all relayed: ${JSON.stringify(lines)}`);
+    }
+  }
+  return problems;
+}
+
+async function main() {
+  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uturn-chromium-'));
+  let context;
+  try {
+    // Playwright refuses --user-data-dir among args; launchPersistentContext
+    // is how it takes a (fresh) profile directory.
+    context = await chromium.launchPersistentContext(userDataDir, {
+      executablePath: '/usr/bin/chromium',
+      headless: true,
+      timeout: 30000,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    });
+    const page = context.pages()[0] || await context.newPage();
+    await page.goto('about:blank');
+    const result = await page.evaluate(exchangeThroughTurn,
+      { turnUrl, username, credential, count: kMessages, deadlineMs: kPageDeadlineMs });
+    const problems = check(result);
+    // The full result (every message) only when something is wrong.
+    const shown = problems.length ? result
+      : { ...result, received: { a: result.received.a.length, b: result.received.b.length } };
+    console.log(JSON.stringify(shown));
+    if (problems.length) {
+      for (const p of problems) console.error(`FAIL: ${p}`);
+      process.exitCode = 1;
+    } else {
+      console.log(`PASS: ${kMessages} messages each way over a relay/relay pair through ${turnUrl}`);
+    }
+  } finally {
+    if (context) await context.close();
+    fs.rmSync(userDataDir, { recursive: true, force: true });
+  }
+}
+
+main().catch(e => {
+  console.error(`FAIL: ${e && e.stack || e}`);
+  process.exit(1);
+});
