@@ -16,7 +16,8 @@ for arg in "$@"; do
       packages+=(clang libclang-rt-14-dev coturn golang-go golang-github-pion-turn.v2-dev chromium iproute2)
       # Node drives Chromium (playwright-core, pinned by the test's lockfile and
       # installed by its CTest fixture). Only when no node is on PATH: a Node
-      # from elsewhere (it needs >= 20) already brings its own npm.
+      # from elsewhere already brings its own npm (Debian 12 has Node 18, which
+      # is why playwright-core is pinned to 1.61, the last for Node >= 18).
       if ! command -v node >/dev/null; then packages+=(nodejs npm); fi
       ;;
     -h | --help) sed -n '2,5p' "$0"; exit 0 ;;
