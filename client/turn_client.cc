@@ -360,29 +360,19 @@ void TurnClient::HandleResponse(size_t index, const stun::MessageView& m, absl::
   stun::ForEachUnknownAttribute(m, [&](uint16_t t) { ev.unknown_attributes.push_back(t); });
 
   const bool has_challenge = stun::GetRealm(m).ok() && stun::GetNonce(m).ok();
-  if (code.value.code == stun::error::kUnauthorized && has_challenge && config_.credentials &&
-      !p.authenticated) {
-    // RFC 8489 §9.2.3: the first 401 carries REALM and NONCE; retry with
-    // credentials. A 401 to a request that had them is final (§9.2.5).
-    if (absl::Status s = LearnChallenge(m); !s.ok()) {
-      ev.reason = std::string(s.message());
-      return Finish(index, std::move(ev));
-    }
-    if (absl::Status s = BuildAndSend(p, now); !s.ok()) {
-      ev.reason = std::string(s.message());
-      return Finish(index, std::move(ev));
-    }
-    return;
-  }
-  if (code.value.code == stun::error::kStaleNonce && has_challenge && config_.credentials &&
-      p.stale_retries < config_.max_stale_nonce_retries) {
-    // RFC 8489 §9.2.5: 438 means retry with the new NONCE (and REALM).
-    ++p.stale_retries;
-    if (absl::Status s = LearnChallenge(m); !s.ok()) {
-      ev.reason = std::string(s.message());
-      return Finish(index, std::move(ev));
-    }
-    if (absl::Status s = BuildAndSend(p, now); !s.ok()) {
+  // RFC 8489 §9.2.3: the first 401 carries REALM and NONCE; retry with
+  // credentials. A 401 to a request that had them is final (§9.2.5).
+  const bool retry_401 = code.value.code == stun::error::kUnauthorized && has_challenge &&
+                         config_.credentials && !p.authenticated;
+  // RFC 8489 §9.2.5: 438 means retry with the new NONCE (and REALM).
+  const bool retry_438 = code.value.code == stun::error::kStaleNonce && has_challenge &&
+                         config_.credentials &&
+                         p.stale_retries < config_.max_stale_nonce_retries;
+  if (retry_401 || retry_438) {
+    if (retry_438) ++p.stale_retries;
+    absl::Status s = LearnChallenge(m);
+    if (s.ok()) s = BuildAndSend(p, now);
+    if (!s.ok()) {
       ev.reason = std::string(s.message());
       return Finish(index, std::move(ev));
     }

@@ -41,6 +41,27 @@ const char* ToString(ParseError error) {
   return "unknown";
 }
 
+bool IsSilentlyDiscarded(ParseError error) {
+  switch (error) {
+    case ParseError::kTooShort:
+    case ParseError::kNotStun:
+    case ParseError::kNoMagicCookie:
+    case ParseError::kLengthNotMultipleOf4:
+    case ParseError::kLengthMismatch:
+    case ParseError::kFingerprintNotLast:
+    case ParseError::kBadFingerprintLength:
+    case ParseError::kFingerprintMismatch:
+      return true;
+    case ParseError::kNone:
+    case ParseError::kAttributeOverrun:
+    case ParseError::kTooManyAttributes:
+    case ParseError::kDuplicateAttribute:
+    case ParseError::kBadIntegrityLength:
+      return false;
+  }
+  return true;
+}
+
 ParseError MessageView::Parse(std::span<const uint8_t> data, MessageView* out,
                               const ParseOptions& options) {
   assert(out != nullptr);

@@ -33,6 +33,12 @@ enum class ParseError : uint8_t {
 };
 const char* ToString(ParseError error);
 
+// RFC 8489 §6.3: failures of the header checks (first two bits, magic cookie,
+// "message length is sensible") or of FINGERPRINT mean the message is
+// "silently discarded". The other errors are in the attributes of a message
+// whose header is sound, so a request can still be answered with 400.
+bool IsSilentlyDiscarded(ParseError error);
+
 struct ParseOptions {
   // RFC 8489 §11: a server should answer RFC 3489 clients, whose messages
   // carry no magic cookie. Clients and ICE agents turn this off.

@@ -23,25 +23,6 @@ uint32_t ReadU32(std::span<const uint8_t> b, size_t at) {
          static_cast<uint32_t>(b[at + 2]) << 8 | b[at + 3];
 }
 
-// Parse errors of the header or the FINGERPRINT: RFC 8489 §6.3 has the
-// message "silently discarded" (first two bits, magic cookie, "message length
-// is sensible", FINGERPRINT "contains the correct value").
-bool IsSilentParseError(ParseError e) {
-  switch (e) {
-    case ParseError::kTooShort:
-    case ParseError::kNotStun:
-    case ParseError::kNoMagicCookie:
-    case ParseError::kLengthNotMultipleOf4:
-    case ParseError::kLengthMismatch:
-    case ParseError::kFingerprintNotLast:
-    case ParseError::kBadFingerprintLength:
-    case ParseError::kFingerprintMismatch:
-      return true;
-    default:
-      return false;
-  }
-}
-
 bool IsFingerprintError(ParseError e) {
   return e == ParseError::kFingerprintNotLast || e == ParseError::kBadFingerprintLength ||
          e == ParseError::kFingerprintMismatch;
@@ -85,7 +66,7 @@ StunResponder::Result StunResponder::Handle(std::span<const uint8_t> message,
   const ParseError parse_error = stun::MessageView::Parse(
       message, &request, stun::ParseOptions{.allow_rfc3489 = true, .verify_fingerprint = true});
   if (parse_error != ParseError::kNone) {
-    if (IsSilentParseError(parse_error)) {
+    if (stun::IsSilentlyDiscarded(parse_error)) {
       return Finish(IsFingerprintError(parse_error) ? Outcome::kBadFingerprint : Outcome::kNotStun,
                     0);
     }

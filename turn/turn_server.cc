@@ -37,23 +37,6 @@ uint64_t SeedWord(std::span<const uint8_t> seed, size_t offset) {
   return v | 1;  // xorshift state must not be all zero
 }
 
-// Header or FINGERPRINT failures: RFC 8489 §6.3 says discard silently.
-bool IsSilentParseError(ParseError e) {
-  switch (e) {
-    case ParseError::kTooShort:
-    case ParseError::kNotStun:
-    case ParseError::kNoMagicCookie:
-    case ParseError::kLengthNotMultipleOf4:
-    case ParseError::kLengthMismatch:
-    case ParseError::kFingerprintNotLast:
-    case ParseError::kBadFingerprintLength:
-    case ParseError::kFingerprintMismatch:
-      return true;
-    default:
-      return false;
-  }
-}
-
 }  // namespace
 
 TurnServer::Impl::Impl(TurnConfig cfg, TurnHost* h, Authenticator authenticator,
@@ -121,7 +104,7 @@ void TurnServer::Impl::HandleStun(const FiveTuple& tuple, std::span<uint8_t> pac
       MessageView::Parse(packet, &m, stun::ParseOptions{.allow_rfc3489 = false});
   if (pe != ParseError::kNone) {
     ++counters.dropped_malformed;
-    if (IsSilentParseError(pe)) return;
+    if (stun::IsSilentlyDiscarded(pe)) return;
     // The header is sound but the attributes are not (overrun, duplicates,
     // bad MESSAGE-INTEGRITY length): a request gets 400 (RFC 8489 §14.8),
     // anything else is discarded.

@@ -334,3 +334,25 @@ TEST(LooksLikeStunTest, Boundaries) {
 
 }  // namespace
 }  // namespace uturn::stun
+
+namespace uturn::stun {
+namespace {
+
+// RFC 8489 §6.3: header and FINGERPRINT failures are discarded silently;
+// attribute-level failures of a sound header may still earn a 400.
+TEST(ParseErrorTest, SilentDiscardFollowsRfc8489Section6_3) {
+  for (ParseError e : {ParseError::kTooShort, ParseError::kNotStun, ParseError::kNoMagicCookie,
+                       ParseError::kLengthNotMultipleOf4, ParseError::kLengthMismatch,
+                       ParseError::kFingerprintNotLast, ParseError::kBadFingerprintLength,
+                       ParseError::kFingerprintMismatch}) {
+    EXPECT_TRUE(IsSilentlyDiscarded(e)) << ToString(e);
+  }
+  for (ParseError e : {ParseError::kNone, ParseError::kAttributeOverrun,
+                       ParseError::kTooManyAttributes, ParseError::kDuplicateAttribute,
+                       ParseError::kBadIntegrityLength}) {
+    EXPECT_FALSE(IsSilentlyDiscarded(e)) << ToString(e);
+  }
+}
+
+}  // namespace
+}  // namespace uturn::stun
