@@ -19,7 +19,7 @@ absl::Status Errno(std::string_view what, const stun::SocketAddress& a) {
 }
 
 absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::Transport transport,
-                                     int backlog) {
+                                     int backlog, bool reuse_port) {
   const int domain = address.is_v4() ? AF_INET : AF_INET6;
   const int type = transport == turn::Transport::kUdp ? SOCK_DGRAM : SOCK_STREAM;
   const int fd = ::socket(domain, type | SOCK_CLOEXEC, 0);
@@ -37,6 +37,9 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::T
   if (transport == turn::Transport::kTcp &&
       setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0) {
     return fail("setsockopt(SO_REUSEADDR)");
+  }
+  if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
+    return fail("setsockopt(SO_REUSEPORT)");
   }
   sockaddr_storage ss{};
   const socklen_t len = address.ToSockaddr(&ss);
@@ -58,12 +61,14 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::T
 
 }  // namespace
 
-absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address) {
-  return Open(address, turn::Transport::kUdp, 0);
+absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address,
+                                              bool reuse_port) {
+  return Open(address, turn::Transport::kUdp, 0, reuse_port);
 }
 
-absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog) {
-  return Open(address, turn::Transport::kTcp, backlog);
+absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog,
+                                                bool reuse_port) {
+  return Open(address, turn::Transport::kTcp, backlog, reuse_port);
 }
 
 std::optional<stun::SocketAddress> FirstNonLoopbackIpv4() {

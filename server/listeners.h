@@ -16,10 +16,13 @@ struct ListeningSocket {
 };
 
 // IPv6 sockets are IPV6_V6ONLY so that 0.0.0.0 and :: can both be listened
-// on. No SO_REUSEPORT yet: it would let a second instance silently share the
-// port; the sharding issue adds it together with one socket per shard.
-absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address);
-absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog);
+// on. `reuse_port` sets SO_REUSEPORT, for one socket per shard on the same
+// address (the kernel spreads 5-tuples over them); only with several shards,
+// because it also lets another instance of the same user share the port.
+absl::StatusOr<ListeningSocket> OpenUdpSocket(const stun::SocketAddress& address,
+                                              bool reuse_port = false);
+absl::StatusOr<ListeningSocket> OpenTcpListener(const stun::SocketAddress& address, int backlog,
+                                                bool reuse_port = false);
 
 // The first IPv4 address of an up, non-loopback interface (getifaddrs), for
 // the default relay address; nullopt if there is none.

@@ -134,6 +134,27 @@ void UringDriver::AddSignalFd(int fd, std::function<void()> on_reload) {
   ArmSignal();
 }
 
+void UringDriver::AddWakeFd(int fd, std::function<void()> on_wake) {
+  assert(wake_fd_ < 0);
+  wake_fd_ = fd;
+  on_wake_ = std::move(on_wake);
+  ArmWake();
+}
+
+void UringDriver::ArmWake() {
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_read(sqe, wake_fd_, &wake_value_, sizeof wake_value_, 0);
+  io_uring_sqe_set_data64(sqe, Tag(Op::kWake, 0));
+}
+
+void UringDriver::OnWake(int res) {
+  if (res < 0 && res != -EINTR && res != -EAGAIN && res != -ECANCELED) {
+    Log(LogLevel::kError, "wake_read_error", {{"error", std::strerror(-res)}});
+  }
+  if (on_wake_) on_wake_();
+  if (stop_signal_ == nullptr) ArmWake();
+}
+
 void UringDriver::ArmRecvmsg(int fd, msghdr* msg, uint64_t tag) {
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_recvmsg_multishot(sqe, fd, msg, 0);
@@ -185,6 +206,7 @@ absl::Status UringDriver::Run() {
     io_uring_cq_advance(&ring_, seen);
     RunTimers();
     FlushTcp();
+    if (on_turn_) on_turn_();
     if (now_ns_ >= next_housekeeping_ns_) {
       CloseIdle();
       ExpireReservations();
@@ -224,6 +246,7 @@ void UringDriver::OnCompletion(const io_uring_cqe& cqe) {
       return op == Op::kTcpReceive ? OnTcpReceive(index, cqe.res) : OnTcpSend(index, cqe.res);
     }
     case Op::kSignal: return OnSignal(cqe.res);
+    case Op::kWake: return OnWake(cqe.res);
     case Op::kCancel: return;  // outcome shows on the cancelled operations
   }
   assert(false && "unknown completion tag");

@@ -1,8 +1,8 @@
 // The io_uring event loop of one shard: one thread, one ring, every socket of
 // the shard on it (DESIGN.md §The data plane), driving the sans-IO TURN core
-// (turn::TurnServer) and implementing its turn::TurnHost. This issue runs one
-// shard; the driver keeps no global state so `--relay-threads N` can create
-// N, each in its own thread (SINGLE_ISSUER ties a ring to its thread).
+// (turn::TurnServer) and implementing its turn::TurnHost. The driver keeps no
+// global state: `--relay-threads N` creates N (server/shard.h), each in its
+// own thread and created there (SINGLE_ISSUER ties a ring to its thread).
 //
 // One loop turn: submit everything queued and wait (io_uring_submit_and_wait_
 // timeout, no longer than the core's NextTimeout), read the coarse clock
@@ -102,6 +102,15 @@ class UringDriver final : public turn::TurnHost {
   // Reads signals through the ring: SIGTERM/SIGINT stop Run(), SIGHUP calls
   // `on_reload`. The signals must be blocked already.
   void AddSignalFd(int fd, std::function<void()> on_reload);
+  // Reads 8-byte eventfd wake-ups through the ring and calls `on_wake` for
+  // each, between loop turns (how a shard learns of stop/drain/reload with
+  // no lock on the hot path). The caller keeps ownership of `fd`.
+  void AddWakeFd(int fd, std::function<void()> on_wake);
+  // Called once per loop turn after the completions and timers.
+  void SetTurnHook(std::function<void()> on_turn) { on_turn_ = std::move(on_turn); }
+  // Run() returns at the end of the current loop turn; `reason` is what
+  // stop_signal() reports.
+  void Stop(const char* reason) { stop_signal_ = reason; }
 
   // Runs until a stop signal arrives (see stop_signal()) or the ring fails.
   absl::Status Run();
@@ -128,6 +137,7 @@ class UringDriver final : public turn::TurnHost {
     kSignal,
     kCancel,
     kRelayReceive,
+    kWake,
   };
   struct UdpSocket {
     int fd;
@@ -160,6 +170,7 @@ class UringDriver final : public turn::TurnHost {
   void ArmRecvmsg(int fd, msghdr* msg, uint64_t tag);
   void ArmAccept(uint32_t listener);
   void ArmSignal();
+  void ArmWake();
   void ArmTcpReceive(uint32_t conn);
   void MaybeSend(uint32_t conn);
 
@@ -175,6 +186,7 @@ class UringDriver final : public turn::TurnHost {
   void OnTcpReceive(uint32_t conn, int res);
   void OnTcpSend(uint32_t conn, int res);
   void OnSignal(int res);
+  void OnWake(int res);
 
   // Queues one datagram from `fd`; in place when `bytes` lie in the buffer
   // being processed, else copied into a send slot.
@@ -221,6 +233,10 @@ class UringDriver final : public turn::TurnHost {
   Reservations reservations_;
   int signal_fd_ = -1;
   std::function<void()> on_reload_;
+  int wake_fd_ = -1;
+  uint64_t wake_value_ = 0;
+  std::function<void()> on_wake_;
+  std::function<void()> on_turn_;
   signalfd_siginfo siginfo_{};
   const char* stop_signal_ = nullptr;
   int64_t now_ns_ = 0;
