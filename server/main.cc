@@ -1,22 +1,33 @@
-// The uturn daemon: options, the TURN core, relay and listening sockets, one
-// io_uring shard, signals. Contract with the tests: see server/README.md.
+// The uturn daemon: options, the shards (each with its TURN core, sockets and
+// io_uring), signals, drain. Contract with the tests: see server/README.md.
 #include <sys/random.h>
+#include <poll.h>
+#include <sched.h>
+#include <sys/eventfd.h>
 #include <sys/signalfd.h>
 #include <unistd.h>
 
 #include <pthread.h>
 
+#include <algorithm>
+#include <chrono>
 #include <cerrno>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "server/listeners.h"
 #include "server/log.h"
+#include "server/metrics_exporter.h"
 #include "server/options.h"
+#include "server/shard.h"
+#include "server/shard_plan.h"
 #include "server/turn_config.h"
 #include "server/uring_driver.h"
 #include "turn/turn_server.h"
@@ -37,9 +48,10 @@ void FillRandom(std::span<uint8_t> out) {
 }
 
 // SIGHUP: the options are read again (command line and file) and the users
-// and secrets handed to the core. Everything else needs a restart.
+// and secrets handed to every shard's core, which applies them between loop
+// turns. Everything else needs a restart.
 void Reload(const std::vector<std::string_view>& args, const std::string* generated_secret,
-            turn::TurnServer* turn) {
+            std::vector<std::unique_ptr<Shard>>& shards) {
   absl::StatusOr<Config> config = ParseOptions(args);
   if (!config.ok()) {
     Log(LogLevel::kError, "reload_failed", {{"error", std::string(config.status().message())}});
@@ -54,24 +66,55 @@ void Reload(const std::vector<std::string_view>& args, const std::string* genera
     Log(LogLevel::kWarning, "reload_ignored", {{"reason", "--no-auth needs a restart"}});
     return;
   }
-  turn::AuthConfig auth = BuildAuthConfig(*config, generated_secret);
-  const size_t users = auth.users.size();
-  const size_t secrets = auth.rest_secrets.size();
-  if (absl::Status s = turn->ReloadAuth(std::move(auth)); !s.ok()) {
-    Log(LogLevel::kError, "reload_failed", {{"error", std::string(s.message())}});
-    return;
+  auto auth = std::make_shared<const turn::AuthConfig>(BuildAuthConfig(*config, generated_secret));
+  for (auto& shard : shards) shard->RequestReload(auth);
+}
+
+uint32_t UsableCpus() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof set, &set) == 0) return static_cast<uint32_t>(CPU_COUNT(&set));
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+// Only for checking the TURN configuration before any shard starts (a bad
+// one is a usage error, exit 2); never sent anything.
+class NullHost final : public turn::TurnHost {
+ public:
+  std::variant<Relay, RelayError> OpenRelay(const RelayRequest&) override {
+    return RelayError::kInsufficientCapacity;
   }
-  Log(LogLevel::kInfo, "reloaded", {{"users", uint64_t{users}}, {"secrets", uint64_t{secrets}}});
+  void CloseRelay(turn::RelayId) override {}
+  void SendToClient(const turn::FiveTuple&, std::span<const uint8_t>) override {}
+  void SendToPeer(turn::RelayId, const stun::SocketAddress&, std::span<const uint8_t>,
+                  bool) override {}
+};
+
+int UsageError(const absl::Status& status) {
+  std::fprintf(stderr, "uturn: %s\nTry 'uturn --help'.\n", std::string(status.message()).c_str());
+  return kExitUsage;
+}
+
+// One listening socket per shard on `address` (SO_REUSEPORT when several):
+// the first binds the configured port (maybe 0), the others its real port.
+absl::Status OpenListeners(stun::SocketAddress address, turn::Transport transport,
+                           std::vector<ShardSetup>& setups) {
+  const bool reuse_port = setups.size() > 1;
+  for (ShardSetup& setup : setups) {
+    absl::StatusOr<ListeningSocket> s = transport == turn::Transport::kUdp
+                                            ? OpenUdpSocket(address, reuse_port)
+                                            : OpenTcpListener(address, kTcpBacklog, reuse_port);
+    if (!s.ok()) return s.status();
+    address.port = s->local.port;
+    setup.sockets.push_back(*s);
+  }
+  return absl::OkStatus();
 }
 
 int Main(int argc, char** argv) {
   const std::vector<std::string_view> args(argv + 1, argv + argc);
   absl::StatusOr<Config> config = ParseOptions(args);
-  if (!config.ok()) {
-    std::fprintf(stderr, "uturn: %s\nTry 'uturn --help'.\n",
-                 std::string(config.status().message()).c_str());
-    return kExitUsage;
-  }
+  if (!config.ok()) return UsageError(config.status());
   if (config->help) {
     std::fputs(HelpText().c_str(), stdout);
     return 0;
@@ -86,10 +129,20 @@ int Main(int argc, char** argv) {
   absl::StatusOr<TurnSetup> setup = BuildTurnSetup(
       *config, config->relay_ips.empty() ? FirstNonLoopbackIpv4() : std::nullopt, secret_random,
       static_cast<int64_t>(std::time(nullptr)));
-  if (!setup.ok()) {
-    std::fprintf(stderr, "uturn: %s\nTry 'uturn --help'.\n",
-                 std::string(setup.status().message()).c_str());
-    return kExitUsage;
+  if (!setup.ok()) return UsageError(setup.status());
+  absl::StatusOr<ShardCount> count = ResolveShardCount(*config, UsableCpus());
+  if (!count.ok()) return UsageError(count.status());
+  const uint32_t n = count->count;
+  absl::StatusOr<std::vector<PortSlice>> slices =
+      SlicePortRange(setup->min_port, setup->max_port, n);
+  if (!slices.ok()) return UsageError(slices.status());
+  std::array<uint8_t, 64> seed;
+  FillRandom(seed);
+  {
+    NullHost host;
+    absl::StatusOr<std::unique_ptr<turn::TurnServer>> check =
+        turn::TurnServer::Create(setup->turn, &host, seed);
+    if (!check.ok()) return UsageError(check.status());
   }
   if (setup->generated.has_value()) {
     Log(LogLevel::kWarning, "generated_auth_secret",
@@ -102,9 +155,12 @@ int Main(int argc, char** argv) {
     Log(LogLevel::kWarning, "no_auth",
         {{"warning", "--no-auth: ANYONE can relay through this server; use only for tests"}});
   }
+  if (!count->note.empty()) {
+    Log(LogLevel::kInfo, "relay_threads", {{"shards", n}, {"note", count->note}});
+  }
 
   // Blocked before any thread exists so that every thread inherits the mask
-  // and the signals are only ever read from the signalfd, on the ring.
+  // and the signals are only ever read from the signalfd, by this thread.
   sigset_t signals;
   sigemptyset(&signals);
   sigaddset(&signals, SIGTERM);
@@ -113,70 +169,81 @@ int Main(int argc, char** argv) {
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   std::signal(SIGPIPE, SIG_IGN);  // sends use MSG_NOSIGNAL; this is belt and braces
   const int signal_fd = signalfd(-1, &signals, SFD_CLOEXEC | SFD_NONBLOCK);
-  if (signal_fd < 0) {
+  // Shards write here when they have drained or stopped.
+  const int notify_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+  if (signal_fd < 0 || notify_fd < 0) {
     Log(LogLevel::kError, "signalfd_failed", {{"error", std::strerror(errno)}});
     return kExitFailure;
   }
+  struct CloseFds {
+    int a, b;
+    ~CloseFds() { ::close(a), ::close(b); }
+  } close_fds{signal_fd, notify_fd};
 
-  DriverOptions options;
-  options.max_tcp_connections = config->max_tcp_connections;
-  options.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
-  absl::StatusOr<std::unique_ptr<UringDriver>> driver = UringDriver::Create(options);
-  if (!driver.ok()) {
-    Log(LogLevel::kError, "io_uring_unavailable",
-        {{"error", std::string(driver.status().message())}});
-    ::close(signal_fd);
-    return kExitFailure;
+  std::vector<ShardSetup> setups(n);
+  for (uint32_t k = 0; k < n; ++k) {
+    ShardSetup& s = setups[k];
+    s.index = k;
+    s.driver.max_tcp_connections = (config->max_tcp_connections + n - 1) / n;
+    s.driver.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
+    s.relay = setup->relay;
+    s.ports = (*slices)[k];
+    FillRandom({reinterpret_cast<uint8_t*>(&s.port_start), sizeof s.port_start});
+    s.turn = setup->turn;
+    s.seed = seed;  // the same for all: nonces verify on every shard
   }
-  if ((*driver)->reduced_setup_flags()) {
-    Log(LogLevel::kInfo, "io_uring_setup",
-        {{"flags", "basic"}, {"reason", "SINGLE_ISSUER|DEFER_TASKRUN refused by the kernel"}});
-  }
-  uint32_t port_start = 0;
-  FillRandom({reinterpret_cast<uint8_t*>(&port_start), sizeof port_start});
-  (*driver)->ConfigureRelays(setup->relay, setup->min_port, setup->max_port, port_start);
-
-  std::array<uint8_t, 64> seed;
-  FillRandom(seed);
-  // Declared after the driver so it is destroyed first: the core is the
-  // driver's client and may still call it while going away.
-  absl::StatusOr<std::unique_ptr<turn::TurnServer>> turn =
-      turn::TurnServer::Create(setup->turn, driver->get(), seed);
-  if (!turn.ok()) {
-    std::fprintf(stderr, "uturn: %s\nTry 'uturn --help'.\n",
-                 std::string(turn.status().message()).c_str());
-    ::close(signal_fd);
-    return kExitUsage;
-  }
-  (*driver)->SetTurnServer(turn->get());
-  const std::string* generated =
-      setup->generated.has_value() ? &setup->generated->secret : nullptr;
-  (*driver)->AddSignalFd(signal_fd, [&args, generated, t = turn->get()] {
-    Reload(args, generated, t);
-  });
-
   for (const stun::SocketAddress& ip : config->listening_ips) {
     stun::SocketAddress address = ip;
     address.port = config->listening_port;
     for (turn::Transport t : {turn::Transport::kUdp, turn::Transport::kTcp}) {
       if (t == turn::Transport::kUdp ? config->no_udp : config->no_tcp) continue;
       const char* name = t == turn::Transport::kUdp ? "udp" : "tcp";
-      absl::StatusOr<ListeningSocket> s = t == turn::Transport::kUdp
-                                              ? OpenUdpSocket(address)
-                                              : OpenTcpListener(address, kTcpBacklog);
-      if (!s.ok()) {
+      if (absl::Status s = OpenListeners(address, t, setups); !s.ok()) {
         Log(LogLevel::kError, "listen_failed",
-            {{"transport", name}, {"error", std::string(s.status().message())}});
+            {{"transport", name}, {"error", std::string(s.message())}});
+        for (const ShardSetup& ss : setups) {
+          for (const ListeningSocket& l : ss.sockets) ::close(l.fd);
+        }
         return kExitFailure;
       }
-      if (t == turn::Transport::kUdp) {
-        (*driver)->AddUdpSocket(s->fd, s->local);
-      } else {
-        (*driver)->AddTcpListener(s->fd, s->local);
-      }
-      Log(LogLevel::kInfo, "listening", {{"transport", name}, {"address", s->local.ToString()}});
+      Log(LogLevel::kInfo, "listening",
+          {{"transport", name}, {"address", setups[0].sockets.back().local.ToString()}});
     }
   }
+
+  // --prometheus: one counter slot per shard, summed at scrape time. Made
+  // before the shards so it outlives them (they publish into the slots).
+  std::unique_ptr<Metrics> metrics;
+  if (config->prometheus) {
+    stun::SocketAddress bind = config->prometheus_ip;
+    bind.port = config->prometheus_port;
+    absl::StatusOr<std::unique_ptr<Metrics>> m = Metrics::Start(bind, n, "io_uring");
+    if (!m.ok()) {
+      Log(LogLevel::kError, "prometheus_failed", {{"error", std::string(m.status().message())}});
+      for (const ShardSetup& ss : setups) {
+        for (const ListeningSocket& l : ss.sockets) ::close(l.fd);
+      }
+      return kExitFailure;
+    }
+    metrics = std::move(*m);
+    Log(LogLevel::kInfo, "prometheus", {{"address", metrics->address().ToString()}});
+    for (ShardSetup& s : setups) s.metrics = metrics->slot(s.index);
+  }
+
+  std::vector<std::unique_ptr<Shard>> shards;
+  for (ShardSetup& s : setups) {
+    shards.push_back(std::make_unique<Shard>(std::move(s), notify_fd));
+    if (absl::Status st = shards.back()->Start(); !st.ok()) {
+      Log(LogLevel::kError, "io_uring_unavailable",
+          {{"shard", uint64_t{shards.back()->index()}}, {"error", std::string(st.message())}});
+      shards.pop_back();  // its sockets are closed; those of the shards after it:
+      for (size_t k = shards.size() + 1; k < setups.size(); ++k) {
+        for (const ListeningSocket& l : setups[k].sockets) ::close(l.fd);
+      }
+      return kExitFailure;  // ~Shard stops and joins the others
+    }
+  }
+
   const std::string ports = std::to_string(setup->min_port) + "-" + std::to_string(setup->max_port);
   for (const auto& [bind, advertised] :
        {std::pair{setup->relay.ipv4, setup->relay.advertised_ipv4},
@@ -189,17 +256,87 @@ int Main(int argc, char** argv) {
       Log(LogLevel::kInfo, "relay", {{"address", bind->IpString()}, {"ports", ports}});
     }
   }
-  Log(LogLevel::kInfo, "ready", {{"version", Version()}, {"io_backend", "io_uring"}});
-
-  const absl::Status run = (*driver)->Run();
-  if (!run.ok()) {
-    Log(LogLevel::kError, "io_uring_failed", {{"error", std::string(run.message())}});
-    return kExitFailure;
+  for (const auto& shard : shards) {
+    Log(LogLevel::kInfo, "shard",
+        {{"shard", uint64_t{shard->index()}},
+         {"ports", std::to_string(shard->ports().min) + "-" + std::to_string(shard->ports().max)}});
   }
-  const DriverStats& st = (*driver)->stats();
-  const turn::TurnCounters& tc = (*turn)->counters();
+  Log(LogLevel::kInfo, "ready", {{"version", Version()}, {"io_backend", "io_uring"}, {"shards", n}});
+
+  const std::string* generated =
+      setup->generated.has_value() ? &setup->generated->secret : nullptr;
+  const char* stop_reason = nullptr;
+  const char* drain_outcome = nullptr;
+  bool failed = false;
+  std::optional<std::chrono::steady_clock::time_point> drain_deadline;
+  while (stop_reason == nullptr) {
+    int timeout_ms = -1;
+    if (drain_deadline.has_value()) {
+      const auto left = std::chrono::ceil<std::chrono::milliseconds>(
+          *drain_deadline - std::chrono::steady_clock::now());
+      timeout_ms = static_cast<int>(std::max<int64_t>(left.count(), 0));
+    }
+    pollfd fds[2] = {{signal_fd, POLLIN, 0}, {notify_fd, POLLIN, 0}};
+    if (::poll(fds, 2, timeout_ms) < 0 && errno != EINTR) {
+      Log(LogLevel::kError, "poll_failed", {{"error", std::strerror(errno)}});
+      stop_reason = "error";
+      failed = true;
+      break;
+    }
+    signalfd_siginfo si{};
+    while (stop_reason == nullptr && ::read(signal_fd, &si, sizeof si) == sizeof si) {
+      if (si.ssi_signo == SIGHUP) {
+        Reload(args, generated, shards);
+      } else if (si.ssi_signo == SIGINT) {
+        stop_reason = "SIGINT";
+      } else if (si.ssi_signo == SIGTERM && config->drain_seconds > 0 && !drain_deadline) {
+        drain_deadline =
+            std::chrono::steady_clock::now() + std::chrono::seconds(config->drain_seconds);
+        Log(LogLevel::kInfo, "draining", {{"seconds", config->drain_seconds}});
+        for (auto& shard : shards) shard->RequestDrain();
+      } else if (si.ssi_signo == SIGTERM) {
+        stop_reason = "SIGTERM";  // no drain, or the second SIGTERM: at once
+        if (drain_deadline) drain_outcome = "interrupted";
+      }
+    }
+    uint64_t ignored = 0;
+    [[maybe_unused]] const ssize_t r = ::read(notify_fd, &ignored, sizeof ignored);
+    bool all_drained = true;
+    for (const auto& shard : shards) {
+      if (shard->exited()) failed = true;  // only a failing ring ends a shard unasked
+      all_drained = all_drained && shard->drained();
+    }
+    if (failed) {
+      stop_reason = "error";
+    } else if (stop_reason == nullptr && drain_deadline.has_value()) {
+      if (all_drained) {
+        stop_reason = "SIGTERM";
+        drain_outcome = "done";
+      } else if (std::chrono::steady_clock::now() >= *drain_deadline) {
+        stop_reason = "SIGTERM";
+        drain_outcome = "deadline";
+      }
+    }
+  }
+  for (auto& shard : shards) shard->RequestStop();
+  DriverStats st;
+  turn::TurnCounters tc;
+  for (auto& shard : shards) {
+    shard->Join();
+    if (!shard->run_status().ok()) {
+      failed = true;
+      Log(LogLevel::kError, "io_uring_failed",
+          {{"shard", uint64_t{shard->index()}},
+           {"error", std::string(shard->run_status().message())}});
+    }
+    AddStats(st, shard->stats());
+    AddCounters(tc, shard->counters());
+  }
+  if (failed) return kExitFailure;
   Log(LogLevel::kInfo, "stopped",
-      {{"signal", (*driver)->stop_signal()},
+      {{"signal", stop_reason},
+       {"drain", drain_outcome != nullptr ? drain_outcome : "none"},
+       {"shards", n},
        {"udp_received", st.udp_received},
        {"udp_truncated", st.udp_truncated},
        {"udp_no_buffers", st.udp_no_buffers},

@@ -49,6 +49,17 @@ constexpr OptionSpec kOptions[] = {
      "Close a TCP connection that has received nothing for this long.",
      false, false, 1, 86'400,
      [](Config& c, const OptionValue& v) { c.tcp_idle_timeout_seconds = static_cast<uint32_t>(v.number); }},
+    {"relay-threads", '\0', OptionType::kUint, "1", "N",
+     "Shards: threads, each with its own io_uring, SO_REUSEPORT sockets and slice of the relay"
+     " port range. 0: one per CPU this process may run on (fewer if the port range is smaller;"
+     " 1 with --user-quota/--total-quota, which each shard counts on its own).",
+     false, false, 0, 1024,
+     [](Config& c, const OptionValue& v) { c.relay_threads = static_cast<uint32_t>(v.number); }},
+    {"drain-seconds", '\0', OptionType::kUint, "0", "SECONDS",
+     "On SIGTERM, refuse new allocations and serve existing ones until they end or this many"
+     " seconds pass; a second SIGTERM stops at once. 0: stop at once.",
+     false, false, 0, 86'400,
+     [](Config& c, const OptionValue& v) { c.drain_seconds = static_cast<uint32_t>(v.number); }},
     {"realm", 'r', OptionType::kString, "uturn", "REALM",
      "Realm of the long-term credentials (RFC 8489 §9.2).",
      false, false, 0, 763,
@@ -144,6 +155,18 @@ constexpr OptionSpec kOptions[] = {
      [](Config& c, const OptionValue& v) {
        c.stale_nonce_seconds = static_cast<uint32_t>(v.number);
      }},
+    {"prometheus", '\0', OptionType::kFlag, "", "",
+     "Serve Prometheus metrics at http://PROMETHEUS-IP:PROMETHEUS-PORT/metrics.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.prometheus = v.flag; }},
+    {"prometheus-port", '\0', OptionType::kPort, "9641", "PORT",
+     "Port of the Prometheus exporter (with --prometheus); 0 lets the kernel pick one.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.prometheus_port = static_cast<uint16_t>(v.number); }},
+    {"prometheus-ip", '\0', OptionType::kIpAddress, "127.0.0.1", "IP",
+     "Address of the Prometheus exporter (with --prometheus).",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.prometheus_ip = v.ip; }},
     {"config", 'c', OptionType::kPath, "", "FILE",
      "Read options from FILE (`name = value` lines); the command line overrides it.",
      false, true, 0, 0,

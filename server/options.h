@@ -34,6 +34,10 @@ struct Config {
   std::string software_name;  // SOFTWARE attribute; empty: not sent
   uint32_t max_tcp_connections = 0;
   uint32_t tcp_idle_timeout_seconds = 0;
+  // Shards (DESIGN.md §The data plane). 0: one per CPU (ResolveShardCount).
+  uint32_t relay_threads = 1;
+  // SIGTERM drain deadline; 0: stop at once.
+  uint32_t drain_seconds = 0;
   // TURN (RFC 8656); see server/README.md for the semantics.
   std::string realm;
   std::vector<std::pair<std::string, std::string>> users;  // --user name:password
@@ -55,6 +59,10 @@ struct Config {
   uint32_t permission_lifetime_seconds = 0;
   uint32_t channel_lifetime_seconds = 0;
   uint32_t stale_nonce_seconds = 0;
+  // Prometheus exporter (DESIGN.md §Observability); off unless --prometheus.
+  bool prometheus = false;
+  uint16_t prometheus_port = 0;
+  stun::SocketAddress prometheus_ip;  // port 0 here
 
   std::string config_file;
   bool help = false;
