@@ -166,14 +166,19 @@ def seeds():
     return s
 
 
-def main():
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "stun_message")
+def write_seeds(corpus, generated):
+    """Writes each seed as corpus/<corpus>/<name>.bin beside this script."""
+    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", corpus)
     os.makedirs(out, exist_ok=True)
-    for name, data in sorted(seeds().items()):
+    for name, data in sorted(generated.items()):
         assert len(data) <= 2048, name  # run_fuzz.sh uses -max_len=2048
         with open(os.path.join(out, name + ".bin"), "wb") as f:
             f.write(data)
-    print(f"wrote {len(seeds())} seeds to {out}")
+    print(f"wrote {len(generated)} seeds to {out}")
+
+
+def main():
+    write_seeds("stun_message", seeds())
 
 
 if __name__ == "__main__":

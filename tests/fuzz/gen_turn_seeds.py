@@ -9,8 +9,9 @@ authenticated success paths. Re-run after changing the encoding:
 
     python3 tests/fuzz/gen_turn_seeds.py
 """
-import os
 import struct
+
+from gen_seeds import write_seeds
 
 # Config byte bits (Harness constructor).
 NO_AUTH, STATIC, REST = 0, 1, 2
@@ -208,13 +209,7 @@ def seeds():
 
 
 def main():
-    out = os.path.join(os.path.dirname(os.path.abspath(__file__)), "corpus", "turn_server")
-    os.makedirs(out, exist_ok=True)
-    for name, data in sorted(seeds().items()):
-        assert len(data) <= 2048, name  # run_fuzz.sh uses -max_len=2048
-        with open(os.path.join(out, name + ".bin"), "wb") as f:
-            f.write(data)
-    print(f"wrote {len(seeds())} seeds to {out}")
+    write_seeds("turn_server", seeds())
 
 
 if __name__ == "__main__":

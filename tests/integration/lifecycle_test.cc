@@ -79,7 +79,8 @@ TEST(LifecycleTest, LogsOneListeningLinePerSocketThenReady) {
 // §14.2): checked end to end over [::1].
 TEST(LifecycleTest, Ipv6LoopbackUdpAndTcp) {
   const stun::SocketAddress any6 = stun::SocketAddress::ParseIp("::1", 0).value();
-  if (!UdpSocket(any6).valid()) GTEST_SKIP() << "no IPv6 loopback on this machine";
+  ASSERT_TRUE(UdpSocket(any6).valid())
+      << "cannot bind a UDP socket to [::1]: this test needs IPv6 loopback";
   ServerProcess server;
   std::string error;
   ASSERT_TRUE(server.StartAndWaitReady({"--listening-ip", "::1", "--listening-port", "0"}, &error))
