@@ -30,6 +30,11 @@ interop_cleanup() {
 
 fail() {
   echo "FAIL: $*" >&2
+  # Stop uturn first so its log ends with the event=stopped counters.
+  if [[ -n ${uturn_pid:-} ]] && kill -TERM "$uturn_pid" 2>/dev/null; then
+    wait "$uturn_pid" 2>/dev/null || true
+    uturn_pid=
+  fi
   if [[ -s ${uturn_log:-} ]]; then
     echo "--- uturn log:" >&2
     tail -n 60 "$uturn_log" >&2

@@ -97,6 +97,31 @@ async function exchangeThroughTurn({ turnUrl, username, credential, count, deadl
   } catch (e) {
     result.error = String(e);
     result.iceStates = { a: a.iceConnectionState, b: b.iceConnectionState };
+    // What each side's stack saw, to tell a relay that lost packets from a
+    // browser that did not deliver them: transport bytes, data-channel
+    // messages, and the state of every candidate pair.
+    result.diagnostics = {};
+    for (const [name, pc] of [['a', a], ['b', b]]) {
+      const d = { transports: [], dataChannels: [], pairs: [] };
+      try {
+        const stats = await pc.getStats();
+        stats.forEach(s => {
+          if (s.type === 'transport') {
+            d.transports.push({ bytesSent: s.bytesSent, bytesReceived: s.bytesReceived,
+              dtlsState: s.dtlsState, selectedCandidatePairId: s.selectedCandidatePairId });
+          } else if (s.type === 'data-channel') {
+            d.dataChannels.push({ state: s.state, messagesSent: s.messagesSent,
+              messagesReceived: s.messagesReceived, bytesReceived: s.bytesReceived });
+          } else if (s.type === 'candidate-pair') {
+            d.pairs.push({ state: s.state, nominated: s.nominated, bytesSent: s.bytesSent,
+              bytesReceived: s.bytesReceived });
+          }
+        });
+      } catch (statsError) {
+        d.error = String(statsError);
+      }
+      result.diagnostics[name] = d;
+    }
   } finally {
     clearTimeout(timer);
     a.close();
