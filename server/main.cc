@@ -1,5 +1,5 @@
 // The uturn daemon: options, the shards (each with its TURN core, sockets and
-// io_uring), signals, drain. Contract with the tests: see server/README.md.
+// event loop: io_uring or epoll), signals, drain. Contract with the tests: see server/README.md.
 #include <sys/random.h>
 #include <poll.h>
 #include <sched.h>
@@ -29,7 +29,7 @@
 #include "server/shard.h"
 #include "server/shard_plan.h"
 #include "server/turn_config.h"
-#include "server/uring_driver.h"
+#include "server/io_driver.h"
 #include "turn/turn_server.h"
 
 namespace uturn::server {
@@ -158,6 +158,16 @@ int Main(int argc, char** argv) {
   if (!count->note.empty()) {
     Log(LogLevel::kInfo, "relay_threads", {{"shards", n}, {"note", count->note}});
   }
+  // Once for the process, before any socket: every shard runs the same one.
+  absl::StatusOr<BackendChoice> backend = ProbeIoBackend(config->io_backend);
+  if (!backend.ok()) {
+    Log(LogLevel::kError, "io_backend_unavailable",
+        {{"requested", IoBackendName(config->io_backend)},
+         {"error", std::string(backend.status().message())}});
+    return kExitFailure;
+  }
+  const char* backend_name = IoBackendName(backend->backend);
+  Log(LogLevel::kInfo, "io_backend", {{"backend", backend_name}, {"reason", backend->reason}});
 
   // Blocked before any thread exists so that every thread inherits the mask
   // and the signals are only ever read from the signalfd, by this thread.
@@ -184,6 +194,7 @@ int Main(int argc, char** argv) {
   for (uint32_t k = 0; k < n; ++k) {
     ShardSetup& s = setups[k];
     s.index = k;
+    s.backend = backend->backend;
     s.driver.max_tcp_connections = (config->max_tcp_connections + n - 1) / n;
     s.driver.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
     s.relay = setup->relay;
@@ -217,7 +228,7 @@ int Main(int argc, char** argv) {
   if (config->prometheus) {
     stun::SocketAddress bind = config->prometheus_ip;
     bind.port = config->prometheus_port;
-    absl::StatusOr<std::unique_ptr<Metrics>> m = Metrics::Start(bind, n, "io_uring");
+    absl::StatusOr<std::unique_ptr<Metrics>> m = Metrics::Start(bind, n, backend_name);
     if (!m.ok()) {
       Log(LogLevel::kError, "prometheus_failed", {{"error", std::string(m.status().message())}});
       for (const ShardSetup& ss : setups) {
@@ -234,8 +245,10 @@ int Main(int argc, char** argv) {
   for (ShardSetup& s : setups) {
     shards.push_back(std::make_unique<Shard>(std::move(s), notify_fd));
     if (absl::Status st = shards.back()->Start(); !st.ok()) {
-      Log(LogLevel::kError, "io_uring_unavailable",
-          {{"shard", uint64_t{shards.back()->index()}}, {"error", std::string(st.message())}});
+      Log(LogLevel::kError, "shard_start_failed",
+          {{"shard", uint64_t{shards.back()->index()}},
+           {"backend", backend_name},
+           {"error", std::string(st.message())}});
       shards.pop_back();  // its sockets are closed; those of the shards after it:
       for (size_t k = shards.size() + 1; k < setups.size(); ++k) {
         for (const ListeningSocket& l : setups[k].sockets) ::close(l.fd);
@@ -261,7 +274,8 @@ int Main(int argc, char** argv) {
         {{"shard", uint64_t{shard->index()}},
          {"ports", std::to_string(shard->ports().min) + "-" + std::to_string(shard->ports().max)}});
   }
-  Log(LogLevel::kInfo, "ready", {{"version", Version()}, {"io_backend", "io_uring"}, {"shards", n}});
+  Log(LogLevel::kInfo, "ready",
+      {{"version", Version()}, {"io_backend", backend_name}, {"shards", n}});
 
   const std::string* generated =
       setup->generated.has_value() ? &setup->generated->secret : nullptr;
@@ -303,7 +317,7 @@ int Main(int argc, char** argv) {
     [[maybe_unused]] const ssize_t r = ::read(notify_fd, &ignored, sizeof ignored);
     bool all_drained = true;
     for (const auto& shard : shards) {
-      if (shard->exited()) failed = true;  // only a failing ring ends a shard unasked
+      if (shard->exited()) failed = true;  // only a failing loop ends a shard unasked
       all_drained = all_drained && shard->drained();
     }
     if (failed) {
@@ -325,8 +339,9 @@ int Main(int argc, char** argv) {
     shard->Join();
     if (!shard->run_status().ok()) {
       failed = true;
-      Log(LogLevel::kError, "io_uring_failed",
+      Log(LogLevel::kError, "io_loop_failed",
           {{"shard", uint64_t{shard->index()}},
+           {"backend", backend_name},
            {"error", std::string(shard->run_status().message())}});
     }
     AddStats(st, shard->stats());
@@ -341,6 +356,7 @@ int Main(int argc, char** argv) {
        {"udp_truncated", st.udp_truncated},
        {"udp_no_buffers", st.udp_no_buffers},
        {"udp_send_errors", st.udp_send_errors},
+       {"udp_send_would_block", st.udp_send_would_block},
        {"send_pool_exhausted", st.send_pool_exhausted},
        {"tcp_accepted", st.tcp_accepted},
        {"tcp_rejected", st.tcp_rejected},

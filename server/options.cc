@@ -50,11 +50,17 @@ constexpr OptionSpec kOptions[] = {
      false, false, 1, 86'400,
      [](Config& c, const OptionValue& v) { c.tcp_idle_timeout_seconds = static_cast<uint32_t>(v.number); }},
     {"relay-threads", '\0', OptionType::kUint, "1", "N",
-     "Shards: threads, each with its own io_uring, SO_REUSEPORT sockets and slice of the relay"
+     "Shards: threads, each with its own event loop, SO_REUSEPORT sockets and slice of the relay"
      " port range. 0: one per CPU this process may run on (fewer if the port range is smaller;"
      " 1 with --user-quota/--total-quota, which each shard counts on its own).",
      false, false, 0, 1024,
      [](Config& c, const OptionValue& v) { c.relay_threads = static_cast<uint32_t>(v.number); }},
+    {"io-backend", '\0', OptionType::kIoBackend, "auto", "auto|uring|epoll",
+     "Event loop: io_uring, or epoll with recvmmsg/sendmmsg where io_uring is unavailable"
+     " (seccomp, kernel.io_uring_disabled). auto probes io_uring once at start and falls back"
+     " to epoll; uring fails if io_uring is unavailable.",
+     false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.io_backend = static_cast<IoBackend>(v.number); }},
     {"drain-seconds", '\0', OptionType::kUint, "0", "SECONDS",
      "On SIGTERM, refuse new allocations and serve existing ones until they end or this many"
      " seconds pass; a second SIGTERM stops at once. 0: stop at once.",
@@ -288,6 +294,12 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
         return ValueError(raw, "mixes IPv4 and IPv6");
       }
       out.external = ExternalIp{*pub, priv};
+      return out;
+    }
+    case OptionType::kIoBackend: {
+      const std::optional<IoBackend> backend = ParseIoBackend(v);
+      if (!backend.has_value()) return ValueError(raw, "is not auto, uring or epoll");
+      out.number = static_cast<uint64_t>(*backend);
       return out;
     }
   }

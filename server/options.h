@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "server/io_driver.h"
 #include "stun/address.h"
 #include "turn/peer_policy.h"
 
@@ -36,6 +37,8 @@ struct Config {
   uint32_t tcp_idle_timeout_seconds = 0;
   // Shards (DESIGN.md §The data plane). 0: one per CPU (ResolveShardCount).
   uint32_t relay_threads = 1;
+  // --io-backend (DESIGN.md §The data plane, fallback).
+  IoBackend io_backend = IoBackend::kAuto;
   // SIGTERM drain deadline; 0: stop at once.
   uint32_t drain_seconds = 0;
   // TURN (RFC 8656); see server/README.md for the semantics.
@@ -79,6 +82,7 @@ enum class OptionType : uint8_t {
   kIpRange,    // turn::IpRange::Parse: "1.2.3.4", "10.0.0.0/8", "1.2.3.4-1.2.3.9", IPv6 alike
   kUserSpec,   // turn::ParseUserSpec: "name:password"
   kExternalIp, // "IP" or "PUBLIC/PRIVATE"
+  kIoBackend,  // ParseIoBackend: "auto", "uring", "epoll"
 };
 
 // A value checked against its OptionType; only the member of the type is set.

@@ -90,7 +90,6 @@ void Shard::Join() {
 }
 
 void Shard::ThreadMain(std::promise<absl::Status>* ready) {
-  const uint64_t shard = setup_.index;
   auto fail = [&](absl::Status s) {
     for (const ListeningSocket& l : setup_.sockets) ::close(l.fd);
     setup_.sockets.clear();
@@ -98,15 +97,10 @@ void Shard::ThreadMain(std::promise<absl::Status>* ready) {
     exited_.store(true, std::memory_order_release);
     ready->set_value(std::move(s));  // `ready` is gone after this
   };
-  // Created on this thread: IORING_SETUP_SINGLE_ISSUER binds the ring to it.
-  absl::StatusOr<std::unique_ptr<UringDriver>> driver = UringDriver::Create(setup_.driver);
+  // Created on this thread: IORING_SETUP_SINGLE_ISSUER binds a ring to it.
+  absl::StatusOr<std::unique_ptr<IoDriver>> driver =
+      CreateIoDriver(setup_.backend, setup_.driver);
   if (!driver.ok()) return fail(driver.status());
-  if ((*driver)->reduced_setup_flags()) {
-    Log(LogLevel::kInfo, "io_uring_setup",
-        {{"shard", shard},
-         {"flags", "basic"},
-         {"reason", "SINGLE_ISSUER|DEFER_TASKRUN refused by the kernel"}});
-  }
   (*driver)->ConfigureRelays(setup_.relay, setup_.ports.min, setup_.ports.max,
                              setup_.port_start);
   // Declared after the driver so it is destroyed first: the core is the
@@ -123,7 +117,7 @@ void Shard::ThreadMain(std::promise<absl::Status>* ready) {
     }
   }
   setup_.sockets.clear();  // the driver owns them now
-  UringDriver& d = **driver;
+  IoDriver& d = **driver;
   turn::TurnServer& t = **turn;
   d.AddWakeFd(wake_fd_, [this, &d, &t] { OnWake(d, t); });
   d.SetTurnHook([this, &d, &t] {
@@ -150,7 +144,7 @@ void Shard::ThreadMain(std::promise<absl::Status>* ready) {
   Notify();
 }
 
-void Shard::OnWake(UringDriver& driver, turn::TurnServer& turn) {
+void Shard::OnWake(IoDriver& driver, turn::TurnServer& turn) {
   const uint32_t requests = requests_.exchange(0, std::memory_order_acquire);
   const uint64_t shard = setup_.index;
   if (requests & kReload) {

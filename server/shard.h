@@ -1,8 +1,8 @@
 // One shard of the data plane (DESIGN.md §The data plane): a thread that owns
-// an io_uring driver, a TURN core, its SO_REUSEPORT listening sockets and its
-// slice of the relay ports. The main thread talks to it only through
+// an event loop (io_uring or epoll, server/io_driver.h), a TURN core, its
+// SO_REUSEPORT listening sockets and its slice of the relay ports. The main thread talks to it only through
 // RequestStop/RequestDrain/RequestReload: an atomic set of flags and an
-// eventfd the shard's ring reads, handled between loop turns, so the hot path
+// eventfd the shard's loop reads, handled between loop turns, so the hot path
 // takes no lock. The shard reports back (drained, exited) through atomics
 // and a shared eventfd the main thread polls.
 #pragma once
@@ -21,7 +21,7 @@
 #include "server/listeners.h"
 #include "server/shard_plan.h"
 #include "server/turn_config.h"
-#include "server/uring_driver.h"
+#include "server/io_driver.h"
 #include "turn/turn_server.h"
 
 namespace uturn::server {
@@ -29,6 +29,8 @@ namespace uturn::server {
 struct ShardSetup {
   uint32_t index = 0;
   DriverOptions driver;
+  // Decided once in main (ProbeIoBackend): kUring or kEpoll.
+  IoBackend backend = IoBackend::kUring;
   RelayAddresses relay;
   PortSlice ports;
   uint32_t port_start = 0;  // random: where the relay port scan begins
@@ -49,7 +51,7 @@ class Shard {
   Shard(const Shard&) = delete;
   Shard& operator=(const Shard&) = delete;
 
-  // Starts the thread and waits until the ring, the core and the sockets are
+  // Starts the thread and waits until the driver, the core and the sockets are
   // set up; on failure the thread has ended and the sockets are closed.
   absl::Status Start();
 
@@ -77,7 +79,7 @@ class Shard {
   void Post(uint32_t request);
   void Notify();
   void ThreadMain(std::promise<absl::Status>* ready);
-  void OnWake(UringDriver& driver, turn::TurnServer& turn);
+  void OnWake(IoDriver& driver, turn::TurnServer& turn);
 
   ShardSetup setup_;
   int notify_fd_;

@@ -1,14 +1,21 @@
 #include "tests/integration/server_process.h"
 
 #include <fcntl.h>
+#include <linux/audit.h>
+#include <linux/filter.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cassert>
 #include <cerrno>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 
 extern char** environ;
@@ -24,15 +31,73 @@ int DecodeStatus(int status) {
   return -1;
 }
 
+#if defined(__x86_64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
+#elif defined(__aarch64__)
+constexpr uint32_t kAuditArch = AUDIT_ARCH_AARCH64;
+#else
+#error "BlockIoUring: add this architecture's AUDIT_ARCH_*"
+#endif
+
+// Classic BPF: io_uring_setup fails with EPERM, every other call is allowed.
+const sock_filter kNoIoUring[] = {
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, arch)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, kAuditArch, 1, 0),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+    BPF_STMT(BPF_LD | BPF_W | BPF_ABS, offsetof(seccomp_data, nr)),
+    BPF_JUMP(BPF_JMP | BPF_JEQ | BPF_K, __NR_io_uring_setup, 0, 1),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ERRNO | (EPERM & SECCOMP_RET_DATA)),
+    BPF_STMT(BPF_RET | BPF_K, SECCOMP_RET_ALLOW),
+};
+
+// fork + seccomp filter + exec, stderr to `err_fd`. Between fork and exec
+// only system calls (the parent has threads).
+pid_t SpawnWithoutIoUring(char* const* argv, int err_fd, std::string* error) {
+  sock_fprog prog{};
+  prog.len = static_cast<unsigned short>(std::size(kNoIoUring));
+  prog.filter = const_cast<sock_filter*>(kNoIoUring);
+  const pid_t pid = ::fork();
+  if (pid < 0) {
+    *error = std::string("fork: ") + std::strerror(errno);
+    return -1;
+  }
+  if (pid == 0) {
+    if (err_fd >= 0) ::dup2(err_fd, STDERR_FILENO);
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+        ::prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &prog) != 0) {
+      ::_exit(126);
+    }
+    ::execve(argv[0], argv, environ);
+    ::_exit(127);
+  }
+  return pid;
+}
+
+std::vector<std::string> WithTestBackend(const std::vector<std::string>& args) {
+  const char* backend = std::getenv("UTURN_TEST_IO_BACKEND");
+  if (backend == nullptr || *backend == '\0') return args;
+  for (const std::string& a : args) {
+    if (a.rfind("--io-backend", 0) == 0) return args;  // the test chose one
+  }
+  std::vector<std::string> out = args;
+  out.push_back(std::string("--io-backend=") + backend);
+  return out;
+}
+
+std::vector<char*> Argv(std::vector<std::string>& storage) {
+  std::vector<char*> argv;
+  for (std::string& s : storage) argv.push_back(s.data());
+  argv.push_back(nullptr);
+  return argv;
+}
+
 // Spawns the binary with stdout/stderr redirected to the given fds (-1: keep).
 pid_t SpawnWith(const std::string& binary, const std::vector<std::string>& args, int out_fd,
                 int err_fd, std::string* error) {
   std::vector<std::string> argv_storage;
   argv_storage.push_back(binary);
   argv_storage.insert(argv_storage.end(), args.begin(), args.end());
-  std::vector<char*> argv;
-  for (std::string& s : argv_storage) argv.push_back(s.data());
-  argv.push_back(nullptr);
+  std::vector<char*> argv = Argv(argv_storage);
 
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
@@ -69,7 +134,14 @@ bool ServerProcess::Spawn(const std::vector<std::string>& args, std::string* err
     *error = std::string("pipe2: ") + std::strerror(errno);
     return false;
   }
-  pid_ = SpawnWith(UturnBinary(), args, -1, fds[1], error);
+  if (block_io_uring_) {
+    std::vector<std::string> storage{UturnBinary()};
+    for (const std::string& a : WithTestBackend(args)) storage.push_back(a);
+    std::vector<char*> argv = Argv(storage);
+    pid_ = SpawnWithoutIoUring(argv.data(), fds[1], error);
+  } else {
+    pid_ = SpawnWith(UturnBinary(), WithTestBackend(args), -1, fds[1], error);
+  }
   ::close(fds[1]);
   if (pid_ < 0) {
     ::close(fds[0]);

@@ -1,4 +1,7 @@
 // Runs the real `uturn` binary as a child process for integration tests.
+// With the environment variable UTURN_TEST_IO_BACKEND set (auto, uring or
+// epoll), Spawn adds `--io-backend=<it>` unless the test passes --io-backend
+// itself: CTest runs the whole suite once per backend that way.
 // Its stderr (the logfmt event log) is read by a thread into a list of lines
 // so that tests can wait for an event without sleeping and the child never
 // blocks on a full pipe.
@@ -38,6 +41,11 @@ class ServerProcess {
   // Spawns `uturn args...`. Returns false (with a message) if spawning failed.
   bool Spawn(const std::vector<std::string>& args, std::string* error);
 
+  // Before Spawn: the child gets a seccomp filter that fails io_uring_setup
+  // with EPERM, as container runtimes' default profiles do (proves the
+  // epoll fallback). Needs no privilege (PR_SET_NO_NEW_PRIVS).
+  void BlockIoUring() { block_io_uring_ = true; }
+
   // Spawns and waits for `event=ready`; collects the `event=listening` lines.
   // Returns false with the log in `error` if it exits or times out first.
   bool StartAndWaitReady(const std::vector<std::string>& args, std::string* error,
@@ -67,6 +75,7 @@ class ServerProcess {
   void ReadLoop(int fd);
 
   pid_t pid_ = -1;
+  bool block_io_uring_ = false;
   bool reaped_ = false;
   int exit_status_ = -1;
   std::thread reader_;

@@ -3,6 +3,8 @@
 # server, wait for it, stop it, and clean up whatever was started.
 #   source uturn_lib.sh; interop_init; start_uturn UTURN MIN_PORT MAX_PORT; ...; stop_uturn
 # Every test gives uturn its own relay port range so tests can run in parallel.
+# UTURN_IO_BACKEND (auto, uring, epoll), when set, is passed as --io-backend
+# and checked in the log: CTest runs the suite once per backend.
 # Ranges sit below the kernel's ephemeral range (32768+), where client sockets
 # of the tools would otherwise take the ports.
 
@@ -51,8 +53,11 @@ start_uturn() {
   local bin=$1 min=$2 max=$3
   shift 3
   [[ -x $bin ]] || fail "uturn binary $bin not found"
+  local backend=()
+  [[ -n ${UTURN_IO_BACKEND:-} ]] && backend=(--io-backend="$UTURN_IO_BACKEND")
   "$bin" --listening-ip 127.0.0.1 --listening-port 0 --relay-ip 127.0.0.1 --allow-loopback-peers \
-    --user "$interop_user:$interop_pass" --min-port "$min" --max-port "$max" "$@" 2>"$uturn_log" &
+    --user "$interop_user:$interop_pass" --min-port "$min" --max-port "$max" "${backend[@]}" "$@" \
+    2>"$uturn_log" &
   uturn_pid=$!
   # Readiness: poll the log for event=ready, bounded (10 s).
   local deadline=$((SECONDS + 10))
@@ -61,6 +66,9 @@ start_uturn() {
     ((SECONDS < deadline)) || fail "uturn not ready within 10 s"
     sleep 0.05
   done
+  if [[ ${UTURN_IO_BACKEND:-} == epoll ]]; then
+    grep -q 'event=io_backend backend=epoll' "$uturn_log" || fail "uturn did not run the epoll backend"
+  fi
   uturn_port=$(sed -n 's/.*event=listening transport=udp address=127\.0\.0\.1:\([0-9]*\).*/\1/p' "$uturn_log" | head -n1)
   [[ -n $uturn_port ]] || fail "no UDP listening line in the log"
   # The contract: 'level=info event=relay address=IP ports=MIN-MAX' before ready.

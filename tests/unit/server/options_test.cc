@@ -348,3 +348,62 @@ TEST(OptionsTest, UserErrorDoesNotEchoThePassword) {
 
 }  // namespace
 }  // namespace uturn::server
+
+namespace uturn::server {
+namespace {
+
+TEST(OptionsIoBackendTest, DefaultsToAuto) {
+  auto c = Parse({});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->io_backend, IoBackend::kAuto);
+}
+
+TEST(OptionsIoBackendTest, EachBackendParses) {
+  const std::pair<std::string_view, IoBackend> cases[] = {
+      {"--io-backend=auto", IoBackend::kAuto},
+      {"--io-backend=uring", IoBackend::kUring},
+      {"--io-backend=io_uring", IoBackend::kUring},
+      {"--io-backend=epoll", IoBackend::kEpoll},
+  };
+  for (const auto& [arg, want] : cases) {
+    auto c = Parse({arg});
+    ASSERT_TRUE(c.ok()) << arg << ": " << c.status();
+    EXPECT_EQ(c->io_backend, want) << arg;
+  }
+  auto separate = Parse({"--io-backend", "epoll"});
+  ASSERT_TRUE(separate.ok()) << separate.status();
+  EXPECT_EQ(separate->io_backend, IoBackend::kEpoll);
+}
+
+TEST(OptionsIoBackendTest, BadValuesAreRefusedByName) {
+  EXPECT_EQ(ErrorOf({"--io-backend=kqueue"}),
+            "--io-backend: \"kqueue\" is not auto, uring or epoll");
+  EXPECT_EQ(ErrorOf({"--io-backend="}), "--io-backend: \"\" is not auto, uring or epoll");
+  EXPECT_THAT(ErrorOf({"--io-backend=EPOLL"}), HasSubstr("is not auto, uring or epoll"));
+  EXPECT_EQ(ErrorOf({"--io-backend"}), "--io-backend: needs a value (auto|uring|epoll)");
+  EXPECT_EQ(ErrorOf({"--io-backend=epoll", "--io-backend=uring"}),
+            "--io-backend: given more than once");
+}
+
+TEST(OptionsIoBackendTest, ComesFromTheConfigFileAndTheCommandLineWins) {
+  TempFile file("io-backend = epoll\n");
+  auto from_file = Parse({"-c", file.path()});
+  ASSERT_TRUE(from_file.ok()) << from_file.status();
+  EXPECT_EQ(from_file->io_backend, IoBackend::kEpoll);
+  auto overridden = Parse({"-c", file.path(), "--io-backend=uring"});
+  ASSERT_TRUE(overridden.ok()) << overridden.status();
+  EXPECT_EQ(overridden->io_backend, IoBackend::kUring);
+  TempFile bad("io-backend = select\n");
+  EXPECT_THAT(ErrorOf({"-c", bad.path()}),
+              HasSubstr(":1: --io-backend: \"select\" is not auto, uring or epoll"));
+}
+
+TEST(OptionsIoBackendTest, NamesAreTheExportedLabels) {
+  EXPECT_STREQ(IoBackendName(IoBackend::kUring), "io_uring");
+  EXPECT_STREQ(IoBackendName(IoBackend::kEpoll), "epoll");
+  EXPECT_STREQ(IoBackendName(IoBackend::kAuto), "auto");
+  EXPECT_THAT(HelpText(), HasSubstr("--io-backend auto|uring|epoll"));
+}
+
+}  // namespace
+}  // namespace uturn::server
