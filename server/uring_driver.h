@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "server/buffer_ring.h"
+#include "server/gso_batcher.h"
 #include "server/log.h"
 #include "server/port_pool.h"
 #include "server/send_pool.h"
@@ -49,6 +50,10 @@ struct DriverOptions {
   uint32_t receive_buffers = 4096;   // power of two
   uint32_t receive_buffer_size = 2048;
   uint32_t send_slots = 4096;
+  // In-place sends are grouped into UDP GSO batches (server/gso_batcher.h):
+  // batches in flight at most, and whether GSO is tried at all (--no-udp-gso).
+  uint32_t gso_batches = 2048;
+  bool udp_gso = true;
 };
 
 // Plain per-shard counters (DESIGN.md §Observability: summed at scrape time).
@@ -62,6 +67,9 @@ struct DriverStats {
   uint64_t send_too_large = 0;       // copied send larger than a slot
   uint64_t sends_in_place = 0;
   uint64_t sends_copied = 0;
+  uint64_t gso_sends = 0;            // sendmsg calls carrying more than one datagram
+  uint64_t gso_datagrams = 0;        // datagrams those carried
+  uint64_t gso_refused = 0;          // sockets the kernel refused UDP_SEGMENT on
   uint64_t binding_success = 0;      // Binding success responses sent
   uint64_t relay_received = 0;       // peer datagrams on relay sockets
   uint64_t relays_opened = 0;
@@ -138,6 +146,7 @@ class UringDriver final : public turn::TurnHost {
     kCancel,
     kRelayReceive,
     kWake,
+    kUdpBatchSend,
   };
   struct UdpSocket {
     int fd;
@@ -182,6 +191,14 @@ class UringDriver final : public turn::TurnHost {
   void OnUdpReceive(uint32_t socket, const io_uring_cqe& cqe);
   void OnRelayReceive(uint32_t relay, const io_uring_cqe& cqe);
   void OnUdpSend(uint32_t slot, int res);
+  void SubmitBatch(GsoBatch& batch);
+  void OnBatchSend(uint32_t batch, int res);
+  // Per descriptor: the kernel refused UDP_SEGMENT on it (reset when a
+  // socket is added under that number).
+  bool GsoAllowed(int fd) const {
+    return options_.udp_gso && (static_cast<size_t>(fd) >= gso_refused_.size() || !gso_refused_[fd]);
+  }
+  void ResetGso(int fd);
   void OnAccept(uint32_t listener, const io_uring_cqe& cqe);
   void OnTcpReceive(uint32_t conn, int res);
   void OnTcpSend(uint32_t conn, int res);
@@ -215,7 +232,8 @@ class UringDriver final : public turn::TurnHost {
   std::vector<uint16_t> buffer_refs_;  // in-flight in-place sends + the one being processed
   int32_t current_buffer_ = -1;       // the buffer whose packet the core is handling
   SendPool send_pool_;
-  std::vector<int32_t> slot_buffer_;  // per send slot: ring buffer sent in place, or -1
+  GsoBatcher gso_;
+  std::vector<uint8_t> gso_refused_;  // by descriptor
   std::vector<std::unique_ptr<UdpSocket>> udp_;  // stable: the kernel holds &msg
   std::vector<Listener> listeners_;
   std::vector<std::unique_ptr<TcpConnection>> conns_;
