@@ -185,6 +185,7 @@ int Main(int argc, char** argv) {
     ShardSetup& s = setups[k];
     s.index = k;
     s.driver.max_tcp_connections = (config->max_tcp_connections + n - 1) / n;
+    s.driver.udp_gso = !config->no_udp_gso;
     s.driver.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
     s.relay = setup->relay;
     s.ports = (*slices)[k];

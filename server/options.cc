@@ -37,6 +37,10 @@ constexpr OptionSpec kOptions[] = {
     {"no-tcp", '\0', OptionType::kFlag, "", "",
      "Do not listen on TCP.", false, false, 0, 0,
      [](Config& c, const OptionValue& v) { c.no_tcp = v.flag; }},
+    {"no-udp-gso", '\0', OptionType::kFlag, "", "",
+     "Send every relayed UDP datagram with its own sendmsg instead of batching runs of"
+     " same-size datagrams to one destination with UDP GSO.", false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.no_udp_gso = v.flag; }},
     {"software-name", '\0', OptionType::kString, kDefaultSoftware, "TEXT",
      "SOFTWARE attribute added to responses (RFC 8489 §14.14); empty to leave it out.",
      false, false, 0, 127,
