@@ -26,28 +26,13 @@ std::vector<uint8_t> Payload(uint32_t i) {
   return p;
 }
 
-// Sends `datagrams` to `to` with one sendmmsg, so they reach the server's
-// socket queue back to back.
-void SendBurst(int fd, const std::vector<std::vector<uint8_t>>& datagrams,
-               const stun::SocketAddress& to) {
-  sockaddr_storage ss{};
-  const socklen_t len = to.ToSockaddr(&ss);
-  std::vector<iovec> iov(datagrams.size());
-  std::vector<mmsghdr> msgs(datagrams.size());
-  for (size_t i = 0; i < datagrams.size(); ++i) {
-    iov[i] = iovec{const_cast<uint8_t*>(datagrams[i].data()), datagrams[i].size()};
-    msgs[i].msg_hdr.msg_name = &ss;
-    msgs[i].msg_hdr.msg_namelen = len;
-    msgs[i].msg_hdr.msg_iov = &iov[i];
-    msgs[i].msg_hdr.msg_iovlen = 1;
-  }
-  size_t done = 0;
-  while (done < msgs.size()) {
-    const int n = ::sendmmsg(fd, msgs.data() + done, static_cast<unsigned>(msgs.size() - done), 0);
-    ASSERT_GT(n, 0) << std::strerror(errno);
-    done += static_cast<size_t>(n);
-  }
-}
+#define ASSERT_SEND_BURST(fd, datagrams, to)                      \
+  do {                                                            \
+    if (!SendBurst(fd, datagrams, to)) {                          \
+      ADD_FAILURE() << "sendmmsg: " << std::strerror(errno);      \
+      return 0;                                                   \
+    }                                                             \
+  } while (false)
 
 class TurnGsoTest : public TurnServerTest {
  protected:
@@ -77,7 +62,7 @@ class TurnGsoTest : public TurnServerTest {
         for (uint8_t x : p) f.push_back(x);
         frames.push_back(std::move(f));
       }
-      SendBurst(s.fd(), frames, udp_);
+      ASSERT_SEND_BURST(s.fd(), frames, udp_);
       for (size_t i = 0; i < kBurst; ++i) {
         const auto got = RecvDatagram(peer.fd.get(), milliseconds(3000));
         EXPECT_TRUE(got.has_value()) << "burst " << b << " datagram " << i;
@@ -87,7 +72,7 @@ class TurnGsoTest : public TurnServerTest {
       // Peer -> client: the server frames each as ChannelData in place.
       std::vector<std::vector<uint8_t>> raw;
       for (size_t i = 0; i < kBurst; ++i) raw.push_back(Payload(seq + static_cast<uint32_t>(i)));
-      SendBurst(peer.fd.get(), raw, relayed);
+      ASSERT_SEND_BURST(peer.fd.get(), raw, relayed);
       for (size_t i = 0; i < kBurst; ++i) {
         const auto data = s.WaitData();
         EXPECT_TRUE(data.has_value()) << "burst " << b << " datagram " << i;
