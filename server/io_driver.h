@@ -51,6 +51,11 @@ struct DriverOptions {
   uint32_t receive_buffers = 4096;   // power of two
   uint32_t receive_buffer_size = 2048;
   uint32_t send_slots = 4096;
+  // io_uring: in-place sends are grouped into UDP GSO batches
+  // (server/gso_batcher.h): batches in flight at most, and whether GSO is
+  // tried at all (--no-udp-gso).
+  uint32_t gso_batches = 2048;
+  bool udp_gso = true;
 };
 
 // Plain per-shard counters (DESIGN.md §Observability: summed at scrape time).
@@ -80,6 +85,9 @@ struct DriverStats {
   uint64_t tcp_send_no_connection = 0;  // core sent to a closed TCP connection
   uint64_t udp_send_would_block = 0;    // epoll: socket buffer full, datagram dropped
   uint64_t udp_send_batches = 0;        // epoll: sendmmsg calls
+  uint64_t gso_sends = 0;       // io_uring: sendmsg calls carrying more than one datagram
+  uint64_t gso_datagrams = 0;   // datagrams those carried
+  uint64_t gso_refused = 0;     // sockets the kernel refused UDP_SEGMENT on
 };
 
 class IoDriver : public turn::TurnHost {

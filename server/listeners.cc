@@ -18,6 +18,25 @@ absl::Status Errno(std::string_view what, const stun::SocketAddress& a) {
   return absl::UnavailableError(Cat(what, " ", a.ToString(), ": ", std::strerror(errno)));
 }
 
+// Every client of a shard sends into its one listening socket, so bursts
+// from many clients land there together; the kernel's default (about 200 KiB,
+// a few hundred small datagrams) overflows first under load. The buffer is a
+// limit, not memory allocated up front.
+constexpr int kUdpListenBufferBytes = 8 << 20;
+
+void SizeUdpBuffers(int fd) {
+  // SO_*BUFFORCE passes net.core.[rw]mem_max when the process has
+  // CAP_NET_ADMIN; otherwise the plain option gets as much as the sysctl
+  // allows. Best effort either way: a small buffer costs loss, not function.
+  const int bytes = kUdpListenBufferBytes;
+  if (setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &bytes, sizeof bytes) < 0) {
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &bytes, sizeof bytes);
+  }
+  if (setsockopt(fd, SOL_SOCKET, SO_SNDBUFFORCE, &bytes, sizeof bytes) < 0) {
+    setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &bytes, sizeof bytes);
+  }
+}
+
 absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::Transport transport,
                                      int backlog, bool reuse_port) {
   const int domain = address.is_v4() ? AF_INET : AF_INET6;
@@ -41,6 +60,7 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::T
   if (reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof one) < 0) {
     return fail("setsockopt(SO_REUSEPORT)");
   }
+  if (transport == turn::Transport::kUdp) SizeUdpBuffers(fd);
   sockaddr_storage ss{};
   const socklen_t len = address.ToSockaddr(&ss);
   if (::bind(fd, reinterpret_cast<sockaddr*>(&ss), len) < 0) return fail("bind");

@@ -196,6 +196,8 @@ int Main(int argc, char** argv) {
     s.index = k;
     s.backend = backend->backend;
     s.driver.max_tcp_connections = (config->max_tcp_connections + n - 1) / n;
+    s.driver.udp_gso = !config->no_udp_gso;
+    s.driver.receive_buffers = config->udp_receive_buffers;
     s.driver.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
     s.relay = setup->relay;
     s.ports = (*slices)[k];
@@ -355,9 +357,14 @@ int Main(int argc, char** argv) {
        {"udp_received", st.udp_received},
        {"udp_truncated", st.udp_truncated},
        {"udp_no_buffers", st.udp_no_buffers},
+       {"udp_rearms", st.udp_rearms},
        {"udp_send_errors", st.udp_send_errors},
        {"udp_send_would_block", st.udp_send_would_block},
        {"send_pool_exhausted", st.send_pool_exhausted},
+       {"sends_in_place", st.sends_in_place},
+       {"gso_sends", st.gso_sends},
+       {"gso_datagrams", st.gso_datagrams},
+       {"gso_refused", st.gso_refused},
        {"tcp_accepted", st.tcp_accepted},
        {"tcp_rejected", st.tcp_rejected},
        {"tcp_closed_invalid", st.tcp_closed_invalid},

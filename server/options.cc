@@ -37,6 +37,17 @@ constexpr OptionSpec kOptions[] = {
     {"no-tcp", '\0', OptionType::kFlag, "", "",
      "Do not listen on TCP.", false, false, 0, 0,
      [](Config& c, const OptionValue& v) { c.no_tcp = v.flag; }},
+    {"no-udp-gso", '\0', OptionType::kFlag, "", "",
+     "Send every relayed UDP datagram with its own sendmsg instead of batching runs of"
+     " same-size datagrams to one destination with UDP GSO.", false, false, 0, 0,
+     [](Config& c, const OptionValue& v) { c.no_udp_gso = v.flag; }},
+    {"udp-receive-buffers", '\0', OptionType::kUint, "4096", "N",
+     "Receive buffers per shard (2 KiB each; a power of two). A datagram waits in its socket"
+     " when all are in use, and is dropped and counted (uturn_dropped_packets_total"
+     "{reason=\"no_buffer\"}) if the socket's queue is full too.", false, false, 1, 32768,
+     [](Config& c, const OptionValue& v) {
+       c.udp_receive_buffers = static_cast<uint32_t>(v.number);
+     }},
     {"software-name", '\0', OptionType::kString, kDefaultSoftware, "TEXT",
      "SOFTWARE attribute added to responses (RFC 8489 §14.14); empty to leave it out.",
      false, false, 0, 127,
@@ -503,6 +514,11 @@ absl::StatusOr<Config> ParseOptions(std::span<const std::string_view> args) {
 
   if (config.no_udp && config.no_tcp) {
     return absl::InvalidArgumentError("--no-udp, --no-tcp: both given, nothing left to listen on");
+  }
+  if ((config.udp_receive_buffers & (config.udp_receive_buffers - 1)) != 0) {
+    // The kernel's provided-buffer rings have a power-of-two size.
+    return absl::InvalidArgumentError(Cat("--udp-receive-buffers ", config.udp_receive_buffers,
+                                          ": must be a power of two"));
   }
   if (absl::Status s = CheckTurnOptions(config); !s.ok()) return s;
   assert(!config.listening_ips.empty());

@@ -32,6 +32,8 @@ struct Config {
   uint16_t listening_port = 0;  // 0: the kernel picks one per socket
   bool no_udp = false;
   bool no_tcp = false;
+  bool no_udp_gso = false;
+  uint32_t udp_receive_buffers = 4096;
   std::string software_name;  // SOFTWARE attribute; empty: not sent
   uint32_t max_tcp_connections = 0;
   uint32_t tcp_idle_timeout_seconds = 0;

@@ -1,5 +1,6 @@
 // UringDriver's half of turn::TurnHost: reading relay sockets (RelaySockets
-// opens and binds them) and the sends the core asks for, in place or copied.
+// opens and binds them) and the sends the core asks for: in place through
+// GSO batches, or copied.
 #include <cassert>
 #include <cerrno>
 #include <cstring>
@@ -11,6 +12,7 @@ namespace uturn::server {
 void UringDriver::StartRelayReceive(turn::RelayId id) {
   RelaySockets::Socket& r = *relays_.get(id);
   r.msg.msg_namelen = kRecvNameLen;
+  ResetGso(r.fd);
   ArmRecvmsg(r.fd, &r.msg, Tag(Op::kRelayReceive, id));
 }
 
@@ -24,32 +26,34 @@ void UringDriver::StopRelay(turn::RelayId id) {
 
 void UringDriver::QueueDatagram(int fd, const stun::SocketAddress& to,
                                 std::span<const uint8_t> bytes) {
+  if (current_buffer_ >= 0) {
+    const std::span<uint8_t> buf = buffers_->buffer(static_cast<uint16_t>(current_buffer_));
+    if (bytes.data() >= buf.data() && bytes.data() + bytes.size() <= buf.data() + buf.size()) {
+      // In place: the receive buffer stays referenced until the send
+      // completes. Into a GSO batch; the loop submits the turn's batches
+      // together (gso_.Flush in Run).
+      if (!gso_.Add(fd, to, bytes, current_buffer_, GsoAllowed(fd))) {
+        ++stats_.send_pool_exhausted;
+        return;
+      }
+      ++buffer_refs_[current_buffer_];
+      ++stats_.sends_in_place;
+      return;
+    }
+  }
   SendSlot* slot = send_pool_.Acquire();
   if (slot == nullptr) {
     ++stats_.send_pool_exhausted;
     return;
   }
-  bool in_place = false;
-  if (current_buffer_ >= 0) {
-    const std::span<uint8_t> buf = buffers_->buffer(static_cast<uint16_t>(current_buffer_));
-    in_place = bytes.data() >= buf.data() && bytes.data() + bytes.size() <= buf.data() + buf.size();
+  if (bytes.size() > slot->buffer.size()) {
+    ++stats_.send_too_large;
+    send_pool_.Release(slot);
+    return;
   }
-  if (in_place) {
-    slot->PrepareExternal(bytes, to);
-    slot_buffer_[slot->index] = current_buffer_;
-    ++buffer_refs_[current_buffer_];
-    ++stats_.sends_in_place;
-  } else {
-    if (bytes.size() > slot->buffer.size()) {
-      ++stats_.send_too_large;
-      send_pool_.Release(slot);
-      return;
-    }
-    std::memcpy(slot->buffer.data(), bytes.data(), bytes.size());
-    slot->Prepare(bytes.size(), to);
-    slot_buffer_[slot->index] = -1;
-    ++stats_.sends_copied;
-  }
+  std::memcpy(slot->buffer.data(), bytes.data(), bytes.size());
+  slot->Prepare(bytes.size(), to);
+  ++stats_.sends_copied;
   // Queued only: the loop submits the turn's SQEs together.
   io_uring_sqe* sqe = GetSqe();
   io_uring_prep_sendmsg(sqe, fd, &slot->msg, 0);
@@ -61,11 +65,44 @@ void UringDriver::OnUdpSend(uint32_t slot, int res) {
     ++stats_.udp_send_errors;
     LogLimited(LogLevel::kWarning, "udp_send_error", std::strerror(-res));
   }
-  if (slot_buffer_[slot] >= 0) {
-    Unref(static_cast<uint16_t>(slot_buffer_[slot]));
-    slot_buffer_[slot] = -1;
-  }
   send_pool_.Release(&send_pool_.slot(slot));
+}
+
+void UringDriver::SubmitBatch(GsoBatch& b) {
+  b.PrepareMessage();
+  if (b.count > 1) {
+    ++stats_.gso_sends;
+    stats_.gso_datagrams += b.count;
+  }
+  io_uring_sqe* sqe = GetSqe();
+  io_uring_prep_sendmsg(sqe, b.fd, &b.msg, 0);
+  io_uring_sqe_set_data64(sqe, Tag(Op::kUdpBatchSend, b.index));
+}
+
+void UringDriver::OnBatchSend(uint32_t index, int res) {
+  GsoBatch& b = gso_.batch(index);
+  if (res < 0) {
+    ++stats_.udp_send_errors;
+    if (b.count > 1 && (res == -EIO || res == -EINVAL || res == -EOPNOTSUPP) &&
+        GsoAllowed(b.fd)) {
+      // The kernel refused UDP_SEGMENT here (no checksum offload on the
+      // route's device, IPsec, a segment over the path MTU...): this socket
+      // sends one datagram per sendmsg from now on. The batch itself is
+      // lost, as a datagram may be.
+      if (static_cast<size_t>(b.fd) >= gso_refused_.size()) gso_refused_.resize(b.fd + 1, 0);
+      gso_refused_[b.fd] = 1;
+      ++stats_.gso_refused;
+      LogLimited(LogLevel::kWarning, "udp_gso_refused", std::strerror(-res));
+    } else {
+      LogLimited(LogLevel::kWarning, "udp_send_error", std::strerror(-res));
+    }
+  }
+  for (uint32_t i = 0; i < b.count; ++i) Unref(static_cast<uint16_t>(b.cookies[i]));
+  gso_.Release(b);
+}
+
+void UringDriver::ResetGso(int fd) {
+  if (static_cast<size_t>(fd) < gso_refused_.size()) gso_refused_[fd] = 0;
 }
 
 void UringDriver::Unref(uint16_t id) {

@@ -31,6 +31,7 @@
 #include "absl/status/statusor.h"
 #include "server/buffer_ring.h"
 #include "server/driver_base.h"
+#include "server/gso_batcher.h"
 #include "server/send_pool.h"
 
 namespace uturn::server {
@@ -62,6 +63,7 @@ class UringDriver final : public DriverBase {
     kCancel,
     kRelayReceive,
     kWake,
+    kUdpBatchSend,
   };
 
   explicit UringDriver(const DriverOptions& options);
@@ -83,6 +85,15 @@ class UringDriver final : public DriverBase {
   void OnUdpReceive(uint32_t socket, const io_uring_cqe& cqe);
   void OnRelayReceive(uint32_t relay, const io_uring_cqe& cqe);
   void OnUdpSend(uint32_t slot, int res);
+  void SubmitBatch(GsoBatch& batch);
+  void OnBatchSend(uint32_t batch, int res);
+  // Per descriptor: the kernel refused UDP_SEGMENT on it (reset when a
+  // socket is added under that number).
+  bool GsoAllowed(int fd) const {
+    return options_.udp_gso &&
+           (static_cast<size_t>(fd) >= gso_refused_.size() || gso_refused_[fd] == 0);
+  }
+  void ResetGso(int fd);
   void OnAccept(uint32_t listener, const io_uring_cqe& cqe);
   void OnTcpReceive(uint32_t conn, int res);
   void OnTcpSend(uint32_t conn, int res);
@@ -92,8 +103,8 @@ class UringDriver final : public DriverBase {
   void MaybeRelease(uint32_t conn);
 
   // DriverBase
-  // In place when `bytes` lie in the buffer being processed, else copied
-  // into a send slot; queued as a sendmsg SQE, submitted with the turn.
+  // In place when `bytes` lie in the buffer being processed (into a GSO
+  // batch), else copied into a send slot; submitted with the turn.
   void QueueDatagram(int fd, const stun::SocketAddress& to,
                      std::span<const uint8_t> bytes) override;
   void StartRelayReceive(turn::RelayId id) override;
@@ -109,7 +120,8 @@ class UringDriver final : public DriverBase {
   std::vector<uint16_t> buffer_refs_;  // in-flight in-place sends + the one being processed
   int32_t current_buffer_ = -1;       // the buffer whose packet the core is handling
   SendPool send_pool_;
-  std::vector<int32_t> slot_buffer_;  // per send slot: ring buffer sent in place, or -1
+  GsoBatcher gso_;
+  std::vector<uint8_t> gso_refused_;  // by descriptor
   int wake_fd_ = -1;
   uint64_t wake_value_ = 0;
 };

@@ -83,6 +83,28 @@ bool SendTo(int fd, std::span<const uint8_t> bytes, const stun::SocketAddress& t
   return n == static_cast<ssize_t>(bytes.size());
 }
 
+bool SendBurst(int fd, const std::vector<std::vector<uint8_t>>& datagrams,
+               const stun::SocketAddress& to) {
+  sockaddr_storage ss{};
+  const socklen_t len = to.ToSockaddr(&ss);
+  std::vector<iovec> iov(datagrams.size());
+  std::vector<mmsghdr> msgs(datagrams.size());
+  for (size_t i = 0; i < datagrams.size(); ++i) {
+    iov[i] = iovec{const_cast<uint8_t*>(datagrams[i].data()), datagrams[i].size()};
+    msgs[i].msg_hdr.msg_name = &ss;
+    msgs[i].msg_hdr.msg_namelen = len;
+    msgs[i].msg_hdr.msg_iov = &iov[i];
+    msgs[i].msg_hdr.msg_iovlen = 1;
+  }
+  size_t done = 0;
+  while (done < msgs.size()) {
+    const int n = ::sendmmsg(fd, msgs.data() + done, static_cast<unsigned>(msgs.size() - done), 0);
+    if (n <= 0) return false;
+    done += static_cast<size_t>(n);
+  }
+  return true;
+}
+
 bool SendAll(int fd, std::span<const uint8_t> bytes) {
   size_t sent = 0;
   while (sent < bytes.size()) {

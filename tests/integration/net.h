@@ -41,6 +41,10 @@ stun::SocketAddress LocalAddress(int fd);
 
 bool SendTo(int fd, std::span<const uint8_t> bytes, const stun::SocketAddress& to);
 bool SendAll(int fd, std::span<const uint8_t> bytes);
+// Sends every datagram to `to` with as few sendmmsg calls as the kernel
+// allows, so they reach the receiver's queue back to back; false on error.
+bool SendBurst(int fd, const std::vector<std::vector<uint8_t>>& datagrams,
+               const stun::SocketAddress& to);
 // One datagram, or nullopt if none arrives within `timeout`.
 std::optional<std::vector<uint8_t>> RecvDatagram(int fd, milliseconds timeout);
 // Reads from a stream until `framer` holds a whole frame; returns it (and

@@ -112,6 +112,21 @@ TEST(OptionsTest, NoUdpAndNoTcpTogetherIsRefused) {
   EXPECT_THAT(ErrorOf({"--no-udp", "--no-tcp"}), HasSubstr("nothing left to listen on"));
 }
 
+TEST(OptionsTest, UdpDataPathOptions) {
+  auto c = Parse({"--udp-receive-buffers", "64", "--no-udp-gso"});
+  ASSERT_TRUE(c.ok()) << c.status();
+  EXPECT_EQ(c->udp_receive_buffers, 64u);
+  EXPECT_TRUE(c->no_udp_gso);
+  auto d = Parse({});
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->udp_receive_buffers, 4096u);
+  EXPECT_FALSE(d->no_udp_gso);
+  EXPECT_EQ(ErrorOf({"--udp-receive-buffers", "100"}),
+            "--udp-receive-buffers 100: must be a power of two");
+  EXPECT_THAT(ErrorOf({"--udp-receive-buffers", "65536"}), HasSubstr("--udp-receive-buffers"));
+  EXPECT_THAT(ErrorOf({"--udp-receive-buffers", "0"}), HasSubstr("--udp-receive-buffers"));
+}
+
 TEST(OptionsTest, FlagsTakeExplicitBooleans) {
   auto c = Parse({"--no-udp=false", "--no-tcp=yes"});
   ASSERT_TRUE(c.ok()) << c.status();
