@@ -4,6 +4,7 @@
 // batching off.
 #include <sys/socket.h>
 
+#include <cstdlib>
 #include <cstring>
 #include <string>
 
@@ -96,6 +97,11 @@ class TurnGsoTest : public TurnServerTest {
 TEST_F(TurnGsoTest, BurstsArriveWholeAndInOrderThroughBatchedSends) {
   Start();
   const uint64_t gso_sends = RelayBursts();
+  if (const char* b = std::getenv("UTURN_TEST_IO_BACKEND"); b != nullptr && b == std::string("epoll")) {
+    // The epoll driver batches with sendmmsg, not GSO: delivery is what counts.
+    EXPECT_EQ(gso_sends, 0u);
+    return;
+  }
   // 2 x 10 bursts of 48 back-to-back datagrams: the server finds several
   // waiting in nearly every loop turn, so some of its sends are batched.
   EXPECT_GT(gso_sends, 0u) << server_.Log();
