@@ -63,6 +63,8 @@ std::string Usage() {
   --echo                 peers echo every packet; RTT measured per packet
   --alloc-only           allocate, measure, deallocate; send no data
   --server-pid PID       report the server's CPU seconds and RSS per allocation
+  --io auto|uring|epoll  I/O: io_uring, or epoll + recvmmsg/sendmmsg; auto = io_uring,
+                         or epoll when io_uring is unavailable (default auto)
   --json                 JSON summary on stdout instead of the human one
   --quiet                no progress line on stderr
 )";
@@ -137,6 +139,16 @@ absl::StatusOr<Options> ParseOptions(std::span<const std::string_view> args) {
         o.mode = DataMode::kSend;
       } else {
         return Bad(name, value, "must be channel or send");
+      }
+    } else if (name == "io") {
+      if (value == "auto") {
+        o.io = IoBackend::kAuto;
+      } else if (value == "uring") {
+        o.io = IoBackend::kUring;
+      } else if (value == "epoll") {
+        o.io = IoBackend::kEpoll;
+      } else {
+        return Bad(name, value, "must be auto, uring or epoll");
       }
     } else if (name == "payload") {
       // 65535 minus the 4-byte ChannelData header (RFC 8656 §12.4) and slack

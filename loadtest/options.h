@@ -14,6 +14,9 @@
 namespace uturn::loadtest {
 
 enum class DataMode : uint8_t { kChannel, kSend };  // RFC 8656 §12 / §10
+// How datagrams move (transport.h). auto: io_uring, or epoll when io_uring
+// cannot be set up (seccomp, kernel.io_uring_disabled, old kernel).
+enum class IoBackend : uint8_t { kAuto, kUring, kEpoll };
 
 struct Options {
   stun::SocketAddress server = stun::SocketAddress::V4({127, 0, 0, 1}, 3478);
@@ -39,6 +42,7 @@ struct Options {
   int server_pid = 0;           // for CPU seconds and RSS; 0 = not measured
   bool json = false;
   bool quiet = false;           // no progress line
+  IoBackend io = IoBackend::kAuto;
 };
 
 // Probe header at the start of every payload (see probe.h).

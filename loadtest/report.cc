@@ -65,20 +65,31 @@ std::optional<double> Report::RssPerAllocationBytes() const {
   return static_cast<double>(*rss_after_kib - *rss_before_kib) * 1024.0 / allocations_ok;
 }
 
-std::optional<double> Report::RelayedPerCpuSecond() const {
-  if (!server_cpu_seconds || *server_cpu_seconds <= 0) return std::nullopt;
+namespace {
+std::optional<double> RelayedPer(const Report& r, const std::optional<double>& cpu_seconds) {
+  if (!cpu_seconds || *cpu_seconds <= 0) return std::nullopt;
   // Echo mode: every delivered packet crossed the relay twice.
-  const double relayed = static_cast<double>(peer_received) + static_cast<double>(echoed_received);
-  return relayed / *server_cpu_seconds;
+  const double relayed =
+      static_cast<double>(r.peer_received) + static_cast<double>(r.echoed_received);
+  return relayed / *cpu_seconds;
+}
+}  // namespace
+
+std::optional<double> Report::RelayedPerCpuSecond() const {
+  return RelayedPer(*this, server_cpu_seconds);
+}
+std::optional<double> Report::RelayedPerClientCpuSecond() const {
+  return RelayedPer(*this, client_cpu_seconds);
 }
 
 std::string FormatHuman(const Report& r) {
   std::string s;
-  absl::StrAppendFormat(&s, "server %s, %s, %u-byte payloads, %s, burst %u%s\n", r.server, r.mode,
-                        r.payload,
+  absl::StrAppendFormat(&s, "server %s, %s, %u-byte payloads, %s, burst %u%s%s\n", r.server,
+                        r.mode, r.payload,
                         r.rate_offered > 0 ? absl::StrFormat("%.0f pps offered", r.rate_offered)
                                            : std::string("unpaced"),
-                        r.burst, r.echo ? ", echo" : "");
+                        r.burst, r.echo ? ", echo" : "",
+                        r.io.empty() ? std::string() : absl::StrCat(", io ", r.io));
   absl::StrAppendFormat(&s, "allocations  %u ok, %u failed of %u in %.3f s = %.0f/s\n",
                         r.allocations_ok, r.allocations_failed, r.allocations_wanted,
                         r.allocate_seconds, r.AllocationsPerSecond());
@@ -104,6 +115,13 @@ std::string FormatHuman(const Report& r) {
     if (auto p = r.RelayedPerCpuSecond()) absl::StrAppendFormat(&s, " = %.0f relayed pkts/CPU-s", *p);
     s += "\n";
   }
+  if (r.client_cpu_seconds) {
+    absl::StrAppendFormat(&s, "client CPU   %.2f s", *r.client_cpu_seconds);
+    if (auto p = r.RelayedPerClientCpuSecond()) {
+      absl::StrAppendFormat(&s, " = %.0f relayed pkts/CPU-s", *p);
+    }
+    s += "\n";
+  }
   if (r.foreign > 0) absl::StrAppendFormat(&s, "foreign      %u datagrams ignored\n", r.foreign);
   return s;
 }
@@ -116,6 +134,7 @@ std::string FormatJson(const Report& r) {
   absl::StrAppend(&s, "\"server\":", JsonString(r.server), ",\"mode\":", JsonString(r.mode),
                   ",\"payload\":", r.payload, ",\"burst\":", r.burst, ",\"echo\":",
                   r.echo ? "true" : "false");
+  if (!r.io.empty()) absl::StrAppend(&s, ",\"io\":", JsonString(r.io));
   absl::StrAppendFormat(&s, ",\"rate_offered\":%.6g", r.rate_offered);
   absl::StrAppend(&s, ",\"allocations\":{\"wanted\":", r.allocations_wanted,
                   ",\"ok\":", r.allocations_ok, ",\"failed\":", r.allocations_failed);
@@ -141,7 +160,10 @@ std::string FormatJson(const Report& r) {
     s += ",\"rtt_us\":null";
   }
   absl::StrAppend(&s, "},\"server_cpu_seconds\":", JsonNumberOrNull(r.server_cpu_seconds),
-                  ",\"relayed_per_cpu_second\":", JsonNumberOrNull(r.RelayedPerCpuSecond()), "}");
+                  ",\"relayed_per_cpu_second\":", JsonNumberOrNull(r.RelayedPerCpuSecond()),
+                  ",\"client_cpu_seconds\":", JsonNumberOrNull(r.client_cpu_seconds),
+                  ",\"client_relayed_per_cpu_second\":",
+                  JsonNumberOrNull(r.RelayedPerClientCpuSecond()), "}");
   return s;
 }
 

@@ -20,6 +20,7 @@ struct Report {
   uint32_t burst = 1;
   double rate_offered = 0;  // 0 = unpaced
   bool echo = false;
+  std::string io;  // "uring" or "epoll": the generator's transport
 
   // Allocation phase.
   uint32_t allocations_ok = 0;
@@ -36,6 +37,9 @@ struct Report {
   uint64_t foreign = 0;          // datagrams that were not our probes
   Histogram rtt_ns;              // echo mode only
   std::optional<double> server_cpu_seconds;  // over the data phase
+  // The generator's own CPU time over the data phase (/proc/self/stat), to
+  // tell whether it, rather than the server, was the limit.
+  std::optional<double> client_cpu_seconds;
 
   double AllocationsPerSecond() const;
   double SentPerSecond() const;
@@ -48,6 +52,10 @@ struct Report {
   // Relayed packets (each direction through the server counts once) per
   // server CPU-second.
   std::optional<double> RelayedPerCpuSecond() const;
+  // The same packets per generator CPU-second: for each relayed packet the
+  // generator made one send and one receive, as the server did, so the two
+  // figures compare directly.
+  std::optional<double> RelayedPerClientCpuSecond() const;
 };
 
 std::string FormatHuman(const Report& r);

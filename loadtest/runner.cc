@@ -1,7 +1,6 @@
 #include "loadtest/runner.h"
 
 #include <fcntl.h>
-#include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -9,7 +8,6 @@
 #include <algorithm>
 #include <cassert>
 #include <cerrno>
-#include <chrono>
 #include <cstring>
 #include <functional>
 #include <memory>
@@ -21,24 +19,24 @@
 #include "absl/time/clock.h"
 #include "client/turn_client.h"
 #include "loadtest/probe.h"
+#include "loadtest/schedule.h"
+#include "loadtest/transport.h"
 
 namespace uturn::loadtest {
 namespace {
 
-using Clock = std::chrono::steady_clock;
 using client::TurnEvent;
 
 constexpr uint16_t kChannel = 0x4000;  // RFC 8656 §12: first valid channel number
-constexpr int kBatch = 64;             // datagrams per sendmmsg/recvmmsg
 constexpr uint32_t kPeerTag = 0x80000000u;
 // Set-up and teardown phases end by themselves even if the server is gone.
 constexpr absl::Duration kPhaseTimeout = absl::Seconds(60);
-constexpr size_t kMaxDatagram = 65536;
-
-uint64_t NowNs() {
-  return static_cast<uint64_t>(
-      std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count());
-}
+constexpr uint64_t kSecondNs = 1000000000;
+// Without --echo the loop turns at most every 100 us: what fell due in
+// between goes out in one submission and what arrived is taken in one go.
+// (A finer pace would buy nothing but system calls; with --echo the loop
+// wakes on every arrival instead, so that RTTs are not rounded up.)
+constexpr uint64_t kTickNs = 100000;
 
 class Fd {
  public:
@@ -104,16 +102,19 @@ struct Allocation {
   stun::SocketAddress peer;
   uint32_t peer_index = 0;
   bool ready = false;
+  std::optional<uint16_t> channel;  // bound channel (channel mode), looked up once
 };
 
 enum class Step : uint8_t { kContinue, kDone, kFailed };
 
 class Generator {
  public:
-  Generator(const Options& o, std::ostream* progress) : o_(o), progress_(progress) {}
+  Generator(const Options& o, std::ostream* progress)
+      : o_(o), progress_(progress), sizes_(SizeBuffers(o.payload)) {}
   absl::StatusOr<Report> Run();
 
  private:
+  absl::Status OpenTransport();
   absl::Status OpenSockets();
   // Drives requests on `indices` with at most `window` in flight; `start`
   // issues the first request, `on_event` decides what each outcome means.
@@ -121,32 +122,49 @@ class Generator {
              const std::function<bool(uint32_t)>& start,
              const std::function<Step(uint32_t, const TurnEvent&)>& on_event, uint32_t* ok,
              uint32_t* failed);
+  // Queues what the allocation's TurnClient wants sent (requests).
   void Flush(Allocation& a);
-  void SendPackets(uint64_t* next, uint64_t due);
-  // Waits until `until_ns` at most for datagrams and handles them.
-  void Receive(uint64_t until_ns);
-  void ReceivePeer(uint32_t k);
-  void ReceiveClient(uint32_t i);
+  // Queues packets [*next, due) (at most one tick's worth) and advances *next.
+  void SendTick(uint64_t* next, uint64_t due);
+  void OnData(const Received& in);
+  void Tally();
   void Progress(double elapsed);
+  void DataPhase();
 
   const Options& o_;
   std::ostream* progress_;
+  const BufferSizes sizes_;
   Report r_;
-  Fd epoll_;
   std::vector<Fd> peers_;
   std::vector<stun::SocketAddress> peer_addresses_;
   std::vector<Allocation> allocs_;
   std::vector<uint32_t> ready_;  // indices of allocations that carry data
   client::RandomSource random_ = MakeRandom();
   std::vector<uint8_t> payload_;
-  // Batch buffers for sendmmsg/recvmmsg.
-  std::vector<std::vector<uint8_t>> bufs_ = std::vector<std::vector<uint8_t>>(
-      kBatch, std::vector<uint8_t>(kMaxDatagram));
-  sockaddr_storage names_[kBatch]{};
-  iovec iov_[kBatch]{};
-  mmsghdr msgs_[kBatch]{};
+  std::vector<SendRun> runs_;
+  uint64_t queued_ = 0;        // data packets handed to the transport
+  uint64_t build_errors_ = 0;  // data packets that could not be written or found no slot
   uint64_t last_sent_ = 0, last_delivered_ = 0;
+  // Declared last: destroyed first, while the sockets it watches are open.
+  std::unique_ptr<Transport> transport_;
 };
+
+absl::Status Generator::OpenTransport() {
+  if (o_.io != IoBackend::kEpoll) {
+    auto t = MakeUringTransport(sizes_);
+    if (t.ok()) {
+      transport_ = std::move(*t);
+      return absl::OkStatus();
+    }
+    if (o_.io == IoBackend::kUring) return t.status();
+    if (progress_ != nullptr) {
+      *progress_ << "uturn-load: io_uring unavailable (" << t.status().message()
+                 << "), using epoll\n";
+    }
+  }
+  transport_ = MakeEpollTransport(sizes_);
+  return absl::OkStatus();
+}
 
 absl::Status Generator::OpenSockets() {
   // Many allocations need many descriptors: take what the hard limit allows.
@@ -155,15 +173,12 @@ absl::Status Generator::OpenSockets() {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
   }
-  epoll_ = Fd(::epoll_create1(EPOLL_CLOEXEC));
-  if (epoll_.get() < 0) return absl::InternalError("epoll_create1 failed");
   const auto peer_ip = *stun::SocketAddress::ParseIp(o_.peer_ip, 0);
   const uint32_t k = std::min(o_.peer_sockets, o_.allocations);
   for (uint32_t i = 0; i < k; ++i) {
     auto fd = UdpSocket(peer_ip, nullptr);
     if (!fd.ok()) return fd.status();
-    epoll_event ev{EPOLLIN, {.u32 = kPeerTag | i}};
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd->get(), &ev);
+    if (auto s = transport_->Watch(fd->get(), kPeerTag | i); !s.ok()) return s;
     peer_addresses_.push_back(LocalAddress(fd->get()));
     peers_.push_back(std::move(*fd));
   }
@@ -187,8 +202,7 @@ absl::Status Generator::OpenSockets() {
       return absl::ResourceExhaustedError(
           absl::StrCat("client socket ", i, ": ", fd.status().message()));
     }
-    epoll_event ev{EPOLLIN, {.u32 = i}};
-    ::epoll_ctl(epoll_.get(), EPOLL_CTL_ADD, fd->get(), &ev);
+    if (auto s = transport_->Watch(fd->get(), i); !s.ok()) return s;
     Allocation& a = allocs_[i];
     a.fd = std::move(*fd);
     a.turn = std::make_unique<client::TurnClient>(config, random_);
@@ -199,8 +213,16 @@ absl::Status Generator::OpenSockets() {
 }
 
 void Generator::Flush(Allocation& a) {
+  PacketPool& pool = transport_->pool();
   while (auto out = a.turn->PollTransmit()) {
-    ::send(a.fd.get(), out->data(), out->size(), 0);  // loss is retransmitted
+    const auto id = pool.Acquire();
+    if (!id || out->size() > pool.slot_size()) {  // lost requests are retransmitted
+      if (id) pool.Release(*id);
+      transport_->CountFailure(Traffic::kControl);
+      continue;
+    }
+    std::copy(out->begin(), out->end(), pool.buffer(*id).begin());
+    transport_->Send(a.fd.get(), *id, out->size(), nullptr, 0, Traffic::kControl);
   }
 }
 
@@ -208,8 +230,7 @@ void Generator::Phase(const std::vector<uint32_t>& indices, uint32_t window,
                       const std::function<bool(uint32_t)>& start,
                       const std::function<Step(uint32_t, const TurnEvent&)>& on_event,
                       uint32_t* ok, uint32_t* failed) {
-  std::vector<uint32_t> inflight;
-  std::vector<uint8_t> buf(kMaxDatagram);
+  std::vector<uint32_t> inflight, touched;
   size_t next = 0;
   const absl::Time give_up = absl::Now() + kPhaseTimeout;
   auto finish = [&](uint32_t i, bool good) {
@@ -239,22 +260,18 @@ void Generator::Phase(const std::vector<uint32_t>& indices, uint32_t window,
     }
     absl::Time wake = absl::Now() + absl::Milliseconds(100);
     for (const uint32_t i : inflight) wake = std::min(wake, allocs_[i].turn->deadline());
-    const int wait_ms = static_cast<int>(
-        std::clamp<int64_t>(absl::ToInt64Milliseconds(wake - absl::Now()) + 1, 0, 100));
-    epoll_event evs[kBatch];
-    const int n = ::epoll_wait(epoll_.get(), evs, kBatch, wait_ms);
-    for (int e = 0; e < n; ++e) {
-      if (evs[e].data.u32 & kPeerTag) continue;  // no peer traffic during set-up
-      const uint32_t i = evs[e].data.u32;
-      Allocation& a = allocs_[i];
-      for (;;) {
-        const ssize_t got = ::recv(a.fd.get(), buf.data(), buf.size(), 0);
-        if (got <= 0) break;
-        a.turn->HandleIncoming(std::span<const uint8_t>(buf.data(), static_cast<size_t>(got)),
-                               absl::Now());
-      }
+    const int64_t wait_ns =
+        std::clamp<int64_t>(absl::ToInt64Nanoseconds(wake - absl::Now()), 0, 100000000);
+    transport_->Poll(NowNs() + static_cast<uint64_t>(wait_ns), Transport::Wait::kFirst,
+                     [&](const Received& in) {
+      if (in.tag & kPeerTag) return;  // no peer traffic during set-up
+      allocs_[in.tag].turn->HandleIncoming(in.bytes, absl::Now());
+      touched.push_back(in.tag);
+    });
+    for (const uint32_t i : touched) {
       if (std::find(inflight.begin(), inflight.end(), i) != inflight.end()) drain_events(i);
     }
+    touched.clear();
     const absl::Time now = absl::Now();
     for (size_t j = 0; j < inflight.size();) {
       const uint32_t i = inflight[j];
@@ -269,133 +286,83 @@ void Generator::Phase(const std::vector<uint32_t>& indices, uint32_t window,
   *failed += static_cast<uint32_t>(inflight.size() + (indices.size() - next));
 }
 
-void Generator::SendPackets(uint64_t* next, uint64_t due) {
-  Pacer pacer(o_.rate, static_cast<uint32_t>(ready_.size()), o_.burst);
-  while (*next < due) {
-    const uint64_t run = pacer.RunLength(*next, std::min<uint64_t>(due - *next, kBatch));
-    Allocation& a = allocs_[ready_[pacer.AllocationOf(*next)]];
-    const uint32_t index = static_cast<uint32_t>(&a - allocs_.data());
-    const auto channel = a.turn->ChannelFor(a.peer);
-    int built = 0;
-    for (uint64_t j = 0; j < run; ++j) {
-      WriteProbe(Probe{index, *next + j, NowNs()}, payload_);
-      auto len = o_.mode == DataMode::kChannel && channel
-                     ? a.turn->WriteChannelData(*channel, payload_, bufs_[built])
-                     : a.turn->WriteSendIndication(a.peer, payload_, bufs_[built]);
+void Generator::SendTick(uint64_t* next, uint64_t due) {
+  const Pacer pacer(o_.rate, static_cast<uint32_t>(ready_.size()), o_.burst);
+  const uint64_t after = PlanTick(pacer, *next, due, sizes_.tick_cap, &runs_);
+  PacketPool& pool = transport_->pool();
+  // One timestamp per tick: every packet of it goes to the kernel in the
+  // same submission.
+  const uint64_t now_ns = NowNs();
+  for (const SendRun& run : runs_) {
+    Allocation& a = allocs_[ready_[run.allocation]];
+    const uint32_t index = ready_[run.allocation];
+    for (uint32_t j = 0; j < run.count; ++j) {
+      const auto id = pool.Acquire();
+      if (!id) {
+        ++build_errors_;
+        continue;
+      }
+      WriteProbe(Probe{index, run.first + j, now_ns}, payload_);
+      auto len = a.channel ? a.turn->WriteChannelData(*a.channel, payload_, pool.buffer(*id))
+                         : a.turn->WriteSendIndication(a.peer, payload_, pool.buffer(*id));
       if (!len.ok()) {
-        ++r_.send_errors;
+        pool.Release(*id);
+        ++build_errors_;
         continue;
       }
-      iov_[built] = {bufs_[built].data(), *len};
-      msgs_[built].msg_hdr = msghdr{};
-      msgs_[built].msg_hdr.msg_iov = &iov_[built];
-      msgs_[built].msg_hdr.msg_iovlen = 1;
-      ++built;
+      transport_->Send(a.fd.get(), *id, *len, nullptr, 0, Traffic::kData);
+      ++queued_;
     }
-    int done = 0;
-    while (done < built) {
-      const int s = ::sendmmsg(a.fd.get(), msgs_ + done, static_cast<unsigned>(built - done), 0);
-      if (s <= 0) break;  // EAGAIN/ENOBUFS: the rest of this run is dropped
-      done += s;
-    }
-    r_.sent += static_cast<uint64_t>(done);
-    r_.send_errors += static_cast<uint64_t>(built - done);
-    *next += run;
   }
+  *next = after;
 }
 
-void Generator::ReceivePeer(uint32_t k) {
-  const int fd = peers_[k].get();
-  for (;;) {
-    for (int j = 0; j < kBatch; ++j) {
-      iov_[j] = {bufs_[j].data(), bufs_[j].size()};
-      msgs_[j].msg_hdr = msghdr{};
-      msgs_[j].msg_hdr.msg_name = &names_[j];
-      msgs_[j].msg_hdr.msg_namelen = sizeof names_[j];
-      msgs_[j].msg_hdr.msg_iov = &iov_[j];
-      msgs_[j].msg_hdr.msg_iovlen = 1;
+void Generator::OnData(const Received& in) {
+  if (in.tag & kPeerTag) {
+    if (!ReadProbe(in.bytes)) {
+      ++r_.foreign;
+      return;
     }
-    const int n = ::recvmmsg(fd, msgs_, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
-    int echo = 0;
-    for (int j = 0; j < n; ++j) {
-      if (!ReadProbe(std::span<const uint8_t>(bufs_[j].data(), msgs_[j].msg_len))) {
-        ++r_.foreign;
-        continue;
-      }
-      ++r_.peer_received;
-      if (!o_.echo) continue;
-      // Echo to the source (the relayed address), compacting the batch.
-      if (echo != j) {
-        std::swap(bufs_[echo], bufs_[j]);
-        names_[echo] = names_[j];
-        msgs_[echo].msg_hdr.msg_namelen = msgs_[j].msg_hdr.msg_namelen;
-      }
-      iov_[echo] = {bufs_[echo].data(), msgs_[j].msg_len};
-      ++echo;
+    ++r_.peer_received;
+    if (!o_.echo) return;
+    // Echo to the source (the relayed address).
+    PacketPool& pool = transport_->pool();
+    const auto id = pool.Acquire();
+    if (!id || in.bytes.size() > pool.slot_size()) {
+      if (id) pool.Release(*id);
+      transport_->CountFailure(Traffic::kEcho);
+      return;
     }
-    int done = 0;
-    while (done < echo) {
-      const int s = ::sendmmsg(fd, msgs_ + done, static_cast<unsigned>(echo - done), 0);
-      if (s <= 0) break;
-      done += s;
-    }
-    r_.send_errors += static_cast<uint64_t>(echo - done);
-    if (n < kBatch) return;
+    std::copy(in.bytes.begin(), in.bytes.end(), pool.buffer(*id).begin());
+    transport_->Send(peers_[in.tag & ~kPeerTag].get(), *id, in.bytes.size(), in.from, in.from_len,
+                     Traffic::kEcho);
+    return;
   }
-}
-
-void Generator::ReceiveClient(uint32_t i) {
-  Allocation& a = allocs_[i];
-  for (;;) {
-    for (int j = 0; j < kBatch; ++j) {
-      iov_[j] = {bufs_[j].data(), bufs_[j].size()};
-      msgs_[j].msg_hdr = msghdr{};
-      msgs_[j].msg_hdr.msg_iov = &iov_[j];
-      msgs_[j].msg_hdr.msg_iovlen = 1;
-    }
-    const int n = ::recvmmsg(a.fd.get(), msgs_, kBatch, MSG_DONTWAIT, nullptr);
-    if (n <= 0) return;
-    const uint64_t now_ns = NowNs();
-    const absl::Time now = absl::Now();
-    for (int j = 0; j < n; ++j) {
-      const client::Incoming in =
-          a.turn->HandleIncoming(std::span<const uint8_t>(bufs_[j].data(), msgs_[j].msg_len), now);
-      const auto probe =
-          in.kind == client::Incoming::Kind::kData ? ReadProbe(in.payload) : std::nullopt;
-      if (!probe || probe->sent_ns > now_ns) {
-        if (in.kind != client::Incoming::Kind::kResponse) ++r_.foreign;
-        continue;
-      }
-      ++r_.echoed_received;
-      r_.rtt_ns.Add(now_ns - probe->sent_ns);
-    }
+  Allocation& a = allocs_[in.tag];
+  const uint64_t now_ns = NowNs();
+  const client::Incoming got = a.turn->HandleIncoming(in.bytes, absl::Now());
+  const auto probe =
+      got.kind == client::Incoming::Kind::kData ? ReadProbe(got.payload) : std::nullopt;
+  if (!probe || probe->sent_ns > now_ns) {
+    if (got.kind != client::Incoming::Kind::kResponse) ++r_.foreign;
     Flush(a);
-    if (n < kBatch) return;
+    return;
   }
+  ++r_.echoed_received;
+  r_.rtt_ns.Add(now_ns - probe->sent_ns);
 }
 
-void Generator::Receive(uint64_t until_ns) {
-  const uint64_t now = NowNs();
-  const uint64_t wait = until_ns > now ? until_ns - now : 0;
-  const timespec ts{static_cast<time_t>(wait / 1000000000), static_cast<long>(wait % 1000000000)};
-  epoll_event evs[kBatch];
-  int n = ::epoll_pwait2(epoll_.get(), evs, kBatch, &ts, nullptr);
-  if (n < 0 && errno == ENOSYS) {  // kernels before 5.11: millisecond timeouts
-    n = ::epoll_wait(epoll_.get(), evs, kBatch, static_cast<int>((wait + 999999) / 1000000));
-  }
-  for (int e = 0; e < n; ++e) {
-    const uint32_t tag = evs[e].data.u32;
-    if (tag & kPeerTag) {
-      ReceivePeer(tag & ~kPeerTag);
-    } else {
-      ReceiveClient(tag);
-    }
-  }
+// Sends are counted when the kernel took them: with io_uring that is known
+// only from the completion, so `sent` is what was queued minus what failed.
+void Generator::Tally() {
+  const uint64_t failed_data = transport_->failed(Traffic::kData);
+  r_.sent = queued_ - failed_data;
+  r_.send_errors = build_errors_ + failed_data + transport_->failed(Traffic::kEcho);
 }
 
 void Generator::Progress(double elapsed) {
   if (progress_ == nullptr) return;
+  Tally();
   const uint64_t delivered = r_.Delivered();
   *progress_ << absl::StrFormat("[%5.1fs] sent %llu pps, delivered %llu pps, total loss %.3f%%",
                                 elapsed, static_cast<unsigned long long>(r_.sent - last_sent_),
@@ -411,6 +378,52 @@ void Generator::Progress(double elapsed) {
   last_delivered_ = delivered;
 }
 
+void Generator::DataPhase() {
+  const std::optional<double> cpu0 =
+      o_.server_pid > 0 ? ReadCpuSeconds(o_.server_pid) : std::nullopt;
+  const std::optional<double> self0 = ReadCpuSeconds(static_cast<int>(::getpid()));
+  const Pacer pacer(o_.rate, static_cast<uint32_t>(ready_.size()), o_.burst);
+  const auto on_data = [this](const Received& in) { OnData(in); };
+  const Transport::Wait wait = o_.echo ? Transport::Wait::kFirst : Transport::Wait::kUntil;
+  const uint64_t start = NowNs();
+  const uint64_t end = start + static_cast<uint64_t>(o_.duration_s * 1e9);
+  uint64_t next = 0, next_progress = start + kSecondNs;
+  for (uint64_t now = start; now < end; now = NowNs()) {
+    SendTick(&next, pacer.Due(static_cast<double>(now - start) / 1e9));
+    uint64_t wake = std::min(end, next_progress);
+    if (o_.rate > 0) {
+      // Time at which packet `next` falls due.
+      uint64_t due_at = start + static_cast<uint64_t>(static_cast<double>(next + 1) / o_.rate * 1e9);
+      if (!o_.echo) due_at = std::max(due_at, now + kTickNs);
+      wake = std::min(wake, due_at);
+    } else {
+      wake = now;  // unpaced: a tick, then whatever arrived, then the next tick
+    }
+    transport_->Poll(wake, wait, on_data);
+    if (NowNs() >= next_progress) {
+      Progress(static_cast<double>(NowNs() - start) / 1e9);
+      next_progress += kSecondNs;
+    }
+  }
+  r_.send_seconds = static_cast<double>(NowNs() - start) / 1e9;
+  // Stragglers: bounded by --drain, over as soon as everything arrived.
+  const uint64_t drain_end = NowNs() + static_cast<uint64_t>(o_.drain_s * 1e9);
+  for (;;) {
+    transport_->Poll(std::min(drain_end, NowNs() + kSecondNs / 100), Transport::Wait::kFirst,
+                     on_data);
+    Tally();
+    if (NowNs() >= drain_end || r_.Delivered() + r_.send_errors >= r_.sent) break;
+  }
+  if (cpu0) {
+    if (auto cpu1 = ReadCpuSeconds(o_.server_pid)) r_.server_cpu_seconds = *cpu1 - *cpu0;
+  }
+  if (self0) {
+    if (auto self1 = ReadCpuSeconds(static_cast<int>(::getpid()))) {
+      r_.client_cpu_seconds = *self1 - *self0;
+    }
+  }
+}
+
 absl::StatusOr<Report> Generator::Run() {
   r_.server = o_.server.ToString();
   r_.mode = o_.mode == DataMode::kChannel ? "channel" : "send";
@@ -420,6 +433,9 @@ absl::StatusOr<Report> Generator::Run() {
   r_.rate_offered = o_.rate;
   r_.echo = o_.echo;
   payload_.assign(o_.payload, 0);
+  runs_.reserve(sizes_.tick_cap);
+  if (auto s = OpenTransport(); !s.ok()) return s;
+  r_.io = transport_->name();
   if (auto s = OpenSockets(); !s.ok()) return s;
 
   // ---- Allocate (and bind a channel or install a permission) ----
@@ -457,45 +473,15 @@ absl::StatusOr<Report> Generator::Run() {
   r_.allocate_seconds = absl::ToDoubleSeconds(absl::Now() - t0);
   if (o_.server_pid > 0) r_.rss_after_kib = ReadRssKib(o_.server_pid);
   for (uint32_t i = 0; i < o_.allocations; ++i) {
-    if (allocs_[i].ready) ready_.push_back(i);
+    Allocation& a = allocs_[i];
+    if (!a.ready) continue;
+    ready_.push_back(i);
+    if (o_.mode == DataMode::kChannel) a.channel = a.turn->ChannelFor(a.peer);
   }
   if (ready_.empty()) return absl::UnavailableError("no allocation succeeded");
 
-  // ---- Data ----
-  if (!o_.alloc_only) {
-    const std::optional<double> cpu0 =
-        o_.server_pid > 0 ? ReadCpuSeconds(o_.server_pid) : std::nullopt;
-    const Pacer pacer(o_.rate, static_cast<uint32_t>(ready_.size()), o_.burst);
-    const uint64_t start = NowNs();
-    const uint64_t end = start + static_cast<uint64_t>(o_.duration_s * 1e9);
-    uint64_t next = 0, next_progress = start + 1000000000;
-    for (uint64_t now = start; now < end; now = NowNs()) {
-      // Unpaced: a batch per turn, so receiving is not starved.
-      const uint64_t due =
-          std::min(pacer.Due(static_cast<double>(now - start) / 1e9), next + 4 * kBatch);
-      SendPackets(&next, due);
-      uint64_t wake = std::min(end, next_progress);
-      if (o_.rate > 0) {
-        // Time at which packet `next` falls due.
-        wake = std::min(wake, start + static_cast<uint64_t>(static_cast<double>(next + 1) /
-                                                            o_.rate * 1e9));
-      } else {
-        wake = now;
-      }
-      Receive(wake);
-      if (NowNs() >= next_progress) {
-        Progress(static_cast<double>(NowNs() - start) / 1e9);
-        next_progress += 1000000000;
-      }
-    }
-    r_.send_seconds = static_cast<double>(NowNs() - start) / 1e9;
-    // Stragglers: bounded by --drain, over as soon as everything arrived.
-    const uint64_t drain_end = NowNs() + static_cast<uint64_t>(o_.drain_s * 1e9);
-    while (NowNs() < drain_end && r_.Delivered() + r_.send_errors < r_.sent) Receive(drain_end);
-    if (cpu0) {
-      if (auto cpu1 = ReadCpuSeconds(o_.server_pid)) r_.server_cpu_seconds = *cpu1 - *cpu0;
-    }
-  }
+  if (!o_.alloc_only) DataPhase();
+  Tally();
 
   // ---- Teardown: RFC 8656 §8, a Refresh with LIFETIME 0 deletes ----
   uint32_t deleted = 0, not_deleted = 0;

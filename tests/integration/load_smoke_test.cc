@@ -1,6 +1,7 @@
 // uturn-load against the real uturn: short bounded runs that check packets are
 // relayed both ways and counted, over channels (echo, RTT) and Send
-// indications with REST credentials, and that failures end the run cleanly.
+// indications with REST credentials, on both transports (io_uring, epoll),
+// and that failures end the run cleanly.
 // uturn-load is looked up next to uturn (both land in the build's bin/).
 #include <sys/stat.h>
 
@@ -67,6 +68,41 @@ TEST_F(LoadSmokeTest, ChannelDataEchoIsRelayedBothWaysAndCounted) {
   EXPECT_LE(JsonNumber(j, "p50"), JsonNumber(j, "p99")) << j;
   EXPECT_GT(JsonNumber(j, "server_cpu_seconds"), 0) << j;  // the server did the relaying
   EXPECT_GT(JsonNumber(j, "server_rss_after_kib"), 0) << j;
+  EXPECT_EQ(JsonNumber(j, "foreign"), 0) << j;
+  // The default transport is io_uring, or epoll where it cannot be set up.
+  EXPECT_TRUE(absl::StrContains(j, "\"io\":\"uring\"") ||
+              absl::StrContains(j, "\"io\":\"epoll\""))
+      << j;
+  EXPECT_GE(JsonNumber(j, "client_cpu_seconds"), 0) << j;  // measured (not null)
+}
+
+TEST_F(LoadSmokeTest, EpollFallbackRelaysTheSame) {
+  Start();
+  const RunResult run = Load({"--server", udp_.ToString(), "--user", "u:p", "--allocations", "5",
+                              "--burst", "4", "--rate", "2000", "--duration", "0.5", "--echo",
+                              "--io", "epoll", "--json", "--quiet"});
+  ASSERT_EQ(run.exit_status, 0) << run.err << run.out;
+  const std::string& j = run.out;
+  EXPECT_TRUE(absl::StrContains(j, "\"io\":\"epoll\"")) << j;
+  EXPECT_EQ(JsonNumber(j, "ok"), 5) << j;
+  const double sent = JsonNumber(j, "sent");
+  EXPECT_GE(sent, 700) << j;
+  EXPECT_GE(JsonNumber(j, "echoed_received"), 0.98 * sent) << j;
+  EXPECT_EQ(JsonNumber(j, "count"), JsonNumber(j, "echoed_received")) << j;
+}
+
+TEST_F(LoadSmokeTest, UnpacedRunDeliversWhatItSends) {
+  Start();
+  // --rate 0: ticks of queued sends back to back, receiving in between.
+  const RunResult run = Load({"--server", udp_.ToString(), "--user", "u:p", "--allocations", "8",
+                              "--rate", "0", "--duration", "0.3", "--json", "--quiet"});
+  ASSERT_EQ(run.exit_status, 0) << run.err << run.out;
+  const std::string& j = run.out;
+  const double sent = JsonNumber(j, "sent");
+  EXPECT_GT(sent, 1000) << j;
+  // Overload may drop packets, but never makes any up.
+  EXPECT_GT(JsonNumber(j, "peer_received"), 0) << j;
+  EXPECT_LE(JsonNumber(j, "peer_received"), sent) << j;
   EXPECT_EQ(JsonNumber(j, "foreign"), 0) << j;
 }
 

@@ -29,6 +29,15 @@ TEST(Options, DefaultsWithUser) {
   EXPECT_EQ(o->payload, 172u);
   EXPECT_EQ(o->mode, DataMode::kChannel);
   EXPECT_FALSE(o->echo);
+  EXPECT_EQ(o->io, IoBackend::kAuto);
+}
+
+TEST(Options, IoBackend) {
+  EXPECT_EQ(Parse({"--no-auth", "--io", "uring"})->io, IoBackend::kUring);
+  EXPECT_EQ(Parse({"--no-auth", "--io=epoll"})->io, IoBackend::kEpoll);
+  EXPECT_EQ(Parse({"--no-auth", "--io", "epoll", "--io", "auto"})->io, IoBackend::kAuto);
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"--no-auth", "--io", "poll"}), "auto, uring or epoll"));
+  EXPECT_TRUE(absl::StrContains(ErrorOf({"--no-auth", "--io"}), "needs a value"));
 }
 
 TEST(Options, EveryOptionBothSpellings) {

@@ -67,6 +67,27 @@ TEST(Report, HumanSummaryNamesTheFigures) {
   EXPECT_TRUE(absl::StrContains(s, "loss 1.0000%")) << s;
   EXPECT_TRUE(absl::StrContains(s, "p50 50.0")) << s;
   EXPECT_FALSE(absl::StrContains(s, "server CPU")) << s;
+  EXPECT_FALSE(absl::StrContains(s, "client CPU")) << s;
+  EXPECT_FALSE(absl::StrContains(s, ", io ")) << s;
+  r.io = "uring";
+  r.client_cpu_seconds = 0.5;
+  const std::string t = FormatHuman(r);
+  EXPECT_TRUE(absl::StrContains(t, "burst 1, echo, io uring\n")) << t;
+  // (1990 at the peers + 1980 echoed) / 0.5 s
+  EXPECT_TRUE(absl::StrContains(t, "client CPU   0.50 s = 7940 relayed pkts/CPU-s")) << t;
+}
+
+TEST(Report, ClientFiguresCountLikeTheServers) {
+  Report r = Sample();
+  EXPECT_FALSE(r.RelayedPerClientCpuSecond().has_value());
+  r.client_cpu_seconds = 0;
+  EXPECT_FALSE(r.RelayedPerClientCpuSecond().has_value());
+  r.client_cpu_seconds = 0.25;
+  EXPECT_DOUBLE_EQ(*r.RelayedPerClientCpuSecond(), 1990 / 0.25);
+  r.echo = true;
+  r.echoed_received = 10;
+  EXPECT_DOUBLE_EQ(*r.RelayedPerClientCpuSecond(), 2000 / 0.25);
+  EXPECT_FALSE(r.RelayedPerCpuSecond().has_value());  // the server's stays unmeasured
 }
 
 TEST(Report, JsonHasEveryFieldAndNullsForUnmeasured) {
@@ -81,12 +102,21 @@ TEST(Report, JsonHasEveryFieldAndNullsForUnmeasured) {
   EXPECT_TRUE(absl::StrContains(j, "\"rtt_us\":null")) << j;
   EXPECT_TRUE(absl::StrContains(j, "\"server_cpu_seconds\":null")) << j;
   EXPECT_TRUE(absl::StrContains(j, "\"rss_bytes_per_allocation\":null")) << j;
+  EXPECT_TRUE(absl::StrContains(j, "\"client_cpu_seconds\":null")) << j;
+  EXPECT_TRUE(absl::StrContains(j, "\"client_relayed_per_cpu_second\":null")) << j;
+  EXPECT_FALSE(absl::StrContains(j, "\"io\"")) << j;
   EXPECT_EQ(j.front(), '{');
   EXPECT_EQ(j.back(), '}');
   r.echo = true;
   r.rtt_ns.Add(1000);
   r.server_cpu_seconds = 2;
+  r.client_cpu_seconds = 4;
+  r.io = "epoll";
   const std::string j2 = FormatJson(r);
+  EXPECT_TRUE(absl::StrContains(j2, "\"echo\":true,\"io\":\"epoll\",")) << j2;
+  EXPECT_TRUE(absl::StrContains(j2, "\"relayed_per_cpu_second\":995,")) << j2;
+  EXPECT_TRUE(absl::StrContains(j2, "\"client_cpu_seconds\":4,")) << j2;
+  EXPECT_TRUE(absl::StrContains(j2, "\"client_relayed_per_cpu_second\":497.5}")) << j2;
   EXPECT_TRUE(absl::StrContains(j2, "\"rtt_us\":{\"count\":1,\"p50\":1.0")) << j2;
   EXPECT_TRUE(absl::StrContains(j2, "\"server_cpu_seconds\":2")) << j2;
 }
