@@ -38,6 +38,9 @@ class DriverBase : public IoDriver {
                        uint32_t random_start) override {
     relays_.Configure(relay, min_port, max_port, random_start);
   }
+  void ShareReservations(SharedReservations* shared, uint32_t shard) override {
+    relays_.ShareReservations(shared, shard);
+  }
   void SetTurnServer(turn::TurnServer* turn) override { turn_ = turn; }
   void SetTurnHook(std::function<void()> on_turn) override { on_turn_ = std::move(on_turn); }
   void Stop(const char* reason) override { stop_signal_ = reason; }

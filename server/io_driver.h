@@ -20,6 +20,8 @@
 
 namespace uturn::server {
 
+class SharedReservations;
+
 struct RelayAddresses;  // server/turn_config.h (which includes options.h, which includes this)
 
 // --io-backend: kAuto probes io_uring and falls back to epoll.
@@ -97,6 +99,9 @@ class IoDriver : public turn::TurnHost {
   // Relay addresses and port range; `random_start` seeds the port scan.
   virtual void ConfigureRelays(const RelayAddresses& relay, uint16_t min_port, uint16_t max_port,
                                uint32_t random_start) = 0;
+  // EVEN-PORT reservations shared by all shards (this one being `shard`);
+  // without a call the driver keeps its own. Before any relay is opened.
+  virtual void ShareReservations(SharedReservations* shared, uint32_t shard) = 0;
   // The core, created with this driver as its host. Must be set before Run().
   virtual void SetTurnServer(turn::TurnServer* turn) = 0;
   // The driver takes ownership of the descriptors; `local` is the bound

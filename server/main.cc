@@ -190,6 +190,9 @@ int Main(int argc, char** argv) {
     ~CloseFds() { ::close(a), ::close(b); }
   } close_fds{signal_fd, notify_fd};
 
+  // Outlives the shards (declared before them): it closes the sockets of
+  // reservations never redeemed.
+  SharedReservations reservations(n);
   std::vector<ShardSetup> setups(n);
   for (uint32_t k = 0; k < n; ++k) {
     ShardSetup& s = setups[k];
@@ -204,6 +207,7 @@ int Main(int argc, char** argv) {
     FillRandom({reinterpret_cast<uint8_t*>(&s.port_start), sizeof s.port_start});
     s.turn = setup->turn;
     s.seed = seed;  // the same for all: nonces verify on every shard
+    s.reservations = &reservations;
   }
   for (const stun::SocketAddress& ip : config->listening_ips) {
     stun::SocketAddress address = ip;
@@ -348,6 +352,17 @@ int Main(int argc, char** argv) {
     }
     AddStats(st, shard->stats());
     AddCounters(tc, shard->counters());
+    if (n > 1) {
+      // Per shard too: who served what (shard ownership is observable).
+      const turn::TurnCounters& c = shard->counters();
+      Log(LogLevel::kInfo, "shard_stopped",
+          {{"shard", uint64_t{shard->index()}},
+           {"udp_received", shard->stats().udp_received},
+           {"relay_received", shard->stats().relay_received},
+           {"allocations_created", c.allocations_created},
+           {"packets_to_peer", c.packets_to_peer},
+           {"packets_to_client", c.packets_to_client}});
+    }
   }
   if (failed) return kExitFailure;
   Log(LogLevel::kInfo, "stopped",

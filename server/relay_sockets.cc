@@ -48,7 +48,6 @@ RelaySockets::~RelaySockets() {
   for (auto& s : table_) {
     if (s && s->fd >= 0) ::close(s->fd);
   }
-  for (const Reservations::Entry& e : reservations_.TakeAll()) ::close(e.fd);
 }
 
 void RelaySockets::Configure(const RelayAddresses& relay, uint16_t min_port, uint16_t max_port,
@@ -66,7 +65,8 @@ void RelaySockets::Configure(const RelayAddresses& relay, uint16_t min_port, uin
   }
 }
 
-turn::RelayId RelaySockets::Add(int fd, stun::Family fam, uint16_t port) {
+turn::RelayId RelaySockets::Add(int fd, stun::Family fam, uint16_t port,
+                                std::optional<uint32_t> foreign_owner) {
   uint32_t i;
   if (!free_.empty()) {
     i = free_.back();
@@ -83,6 +83,7 @@ turn::RelayId RelaySockets::Add(int fd, stun::Family fam, uint16_t port) {
   s.port = port;
   s.family = fam;
   s.generation = ++generations_[i];
+  s.foreign_owner = foreign_owner;
   ++open_;
   ++stats_->relays_opened;
   return i;
@@ -105,10 +106,14 @@ std::variant<turn::TurnHost::Relay, turn::TurnHost::RelayError> RelaySockets::Op
 
   if (request.reservation_token.has_value()) {
     // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1 Allocate.
-    std::optional<Reservations::Entry> e =
-        reservations_.Claim(*request.reservation_token, request.family, now_ns);
-    if (!e.has_value()) return RelayError::kBadReservation;
-    return relay_for(Add(e->fd, e->family, e->port), e->port);
+    // It may be another shard's (shared_reservations.h).
+    std::optional<SharedReservations::Claimed> c =
+        reservations_->Claim(*request.reservation_token, request.family, now_ns);
+    if (!c.has_value()) return RelayError::kBadReservation;
+    const Reservations::Entry& e = c->entry;
+    std::optional<uint32_t> foreign;
+    if (c->owner != shard_) foreign = c->owner;
+    return relay_for(Add(e.fd, e.family, e.port, foreign), e.port);
   }
 
   // RFC 8656 §7.2 EVEN-PORT with R=1: port+1 is held too.
@@ -136,8 +141,8 @@ std::variant<turn::TurnHost::Relay, turn::TurnHost::RelayError> RelaySockets::Op
     turn::TurnHost::Relay out = relay_for(Add(fd, request.family, *port), *port);
     if (with_next) {
       const uint64_t token = RandomToken();
-      reservations_.Add({token, request.family, static_cast<uint16_t>(*port + 1), next_fd,
-                         now_ns + Reservations::kLifetimeNs});
+      reservations_->Add(shard_, {token, request.family, static_cast<uint16_t>(*port + 1), next_fd,
+                                  now_ns + Reservations::kLifetimeNs});
       out.reservation_token = token;
     }
     return out;
@@ -150,7 +155,11 @@ void RelaySockets::Close(turn::RelayId id) {
   assert(id < table_.size() && table_[id]);
   Socket& s = *table_[id];
   ::close(s.fd);  // io_uring: in-flight sends hold their own file reference
-  family(s.family).pool->Release(s.port);
+  if (s.foreign_owner.has_value()) {
+    reservations_->ReturnPort(*s.foreign_owner, s.family, s.port);
+  } else {
+    family(s.family).pool->Release(s.port);
+  }
   table_[id].reset();
   free_.push_back(id);
   assert(open_ > 0);
@@ -173,10 +182,20 @@ void RelaySockets::SetDontFragment(Socket& s) {
 }
 
 void RelaySockets::ExpireReservations(int64_t now_ns) {
-  for (const Reservations::Entry& e : reservations_.TakeExpired(now_ns)) {
+  for (const Reservations::Entry& e : reservations_->TakeExpired(shard_, now_ns)) {
     ::close(e.fd);
     family(e.family).pool->Release(e.port);
   }
+  for (const auto& [f, port] : reservations_->TakeReturnedPorts(shard_)) {
+    family(f).pool->Release(port);
+  }
+}
+
+void RelaySockets::ShareReservations(SharedReservations* shared, uint32_t shard) {
+  assert(shared != nullptr && shard < shared->shards() && open_ == 0);
+  reservations_ = shared;
+  shard_ = shard;
+  own_reservations_.reset();
 }
 
 }  // namespace uturn::server

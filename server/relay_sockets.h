@@ -16,6 +16,7 @@
 
 #include "server/io_driver.h"
 #include "server/port_pool.h"
+#include "server/shared_reservations.h"
 #include "server/turn_config.h"
 #include "turn/turn_server.h"
 #include "turn/types.h"
@@ -31,6 +32,9 @@ class RelaySockets {
     uint32_t generation = 0;     // of the slot: events of an earlier socket are stale
     bool closing = false;        // CloseRelay called; the driver finishes the close
     bool dont_fragment = false;  // DF already set on the socket
+    // The shard whose port slice `port` is in, when not this one (a token
+    // another shard reserved): the port goes back to it on close.
+    std::optional<uint32_t> foreign_owner;
     msghdr msg{};                // io_uring: the template the multishot recvmsg reads
   };
 
@@ -42,6 +46,9 @@ class RelaySockets {
 
   void Configure(const RelayAddresses& relay, uint16_t min_port, uint16_t max_port,
                  uint32_t random_start);
+  // Reservations shared with the other shards, this one being `shard`;
+  // without a call the shard keeps a registry of its own.
+  void ShareReservations(SharedReservations* shared, uint32_t shard);
 
   // A bound relay socket for `request` (or the one its RESERVATION-TOKEN
   // holds), entered in the table; the driver then starts reading it. On
@@ -58,11 +65,12 @@ class RelaySockets {
   void Close(turn::RelayId id);
   // RFC 8656 §14.4 DONT-FRAGMENT: DF on what this relay sends; once per socket.
   void SetDontFragment(Socket& socket);
-  // Closes the reservations past their 30 s (RFC 8656 §7.2).
+  // Housekeeping: closes this shard's reservations past their 30 s
+  // (RFC 8656 §7.2) and takes back the ports other shards returned.
   void ExpireReservations(int64_t now_ns);
 
   size_t open() const { return open_; }
-  size_t reservations() const { return reservations_.size(); }
+  size_t reservations() const { return reservations_->size(); }
 
  private:
   struct Family {
@@ -71,7 +79,8 @@ class RelaySockets {
     stun::SocketAddress advertised;  // port 0
   };
   Family& family(stun::Family f) { return f == stun::Family::kIPv4 ? v4_ : v6_; }
-  turn::RelayId Add(int fd, stun::Family family, uint16_t port);
+  turn::RelayId Add(int fd, stun::Family family, uint16_t port,
+                    std::optional<uint32_t> foreign_owner = std::nullopt);
 
   DriverStats* stats_;
   Family v4_, v6_;
@@ -79,7 +88,9 @@ class RelaySockets {
   std::vector<uint32_t> generations_;           // per slot, survives its reuse
   std::vector<uint32_t> free_;
   size_t open_ = 0;
-  Reservations reservations_;
+  std::unique_ptr<SharedReservations> own_reservations_ = std::make_unique<SharedReservations>(1);
+  SharedReservations* reservations_ = own_reservations_.get();
+  uint32_t shard_ = 0;
 };
 
 // A UDP socket bound to `bind` with `port`, or -1 with `*error` = errno.

@@ -103,6 +103,9 @@ void Shard::ThreadMain(std::promise<absl::Status>* ready) {
   if (!driver.ok()) return fail(driver.status());
   (*driver)->ConfigureRelays(setup_.relay, setup_.ports.min, setup_.ports.max,
                              setup_.port_start);
+  if (setup_.reservations != nullptr) {
+    (*driver)->ShareReservations(setup_.reservations, setup_.index);
+  }
   // Declared after the driver so it is destroyed first: the core is the
   // driver's client and may still call it while going away.
   absl::StatusOr<std::unique_ptr<turn::TurnServer>> turn =

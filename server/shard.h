@@ -18,6 +18,7 @@
 
 #include "absl/status/status.h"
 #include "server/metrics.h"
+#include "server/shared_reservations.h"
 #include "server/listeners.h"
 #include "server/shard_plan.h"
 #include "server/turn_config.h"
@@ -40,6 +41,9 @@ struct ShardSetup {
   std::vector<ListeningSocket> sockets;  // owned by the shard from Start() on
   // --prometheus: the shard publishes its counters here about once a second.
   CounterSlot* metrics = nullptr;
+  // EVEN-PORT reservations of all shards (a token may be redeemed on another
+  // shard than the one that issued it); outlives the shard.
+  SharedReservations* reservations = nullptr;
 };
 
 class Shard {
