@@ -3,9 +3,9 @@
 #include <time.h>
 
 #include <cassert>
+#include <cstring>
+#include <string>
 #include <utility>
-
-#include "stun/constants.h"
 
 namespace uturn::server {
 namespace {
@@ -13,90 +13,75 @@ namespace {
 using prometheus::ClientMetric;
 using prometheus::MetricFamily;
 using prometheus::MetricType;
+using turn::TurnCounters;
 
-// One exported series per Stat. Rows of the same family are consecutive.
+// A plain series: one value of the summed counters.
 struct Row {
-  Stat stat;
   std::string_view family;
   MetricType type;
-  std::string_view help;
-  std::string_view label, value;      // "" = no label
-  std::string_view label2, value2;    // "" = no second label
+  std::string_view help;  // on the first row of a family only
+  std::string_view label, value;  // "" = no label
+  uint64_t (*read)(const ShardCounters&);
 };
 
-constexpr std::string_view kResponses = "uturn_responses_total";
+#define CORE(field) [](const ShardCounters& s) { return s.core.field; }
+#define DRIVER(field) [](const ShardCounters& s) { return s.driver.field; }
 
+constexpr std::string_view kDropped = "uturn_dropped_packets_total";
+
+// Rows of the same family are consecutive (FamilyFor relies on it).
 // clang-format off
 constexpr Row kRows[] = {
-    {Stat::kAllocationsActive, "uturn_allocations_active", MetricType::Gauge,
-     "Allocations that exist now.", "", "", "", ""},
-    {Stat::kAllocationsCreated, "uturn_allocations_created_total", MetricType::Counter,
-     "Allocations created (successful Allocate requests).", "", "", "", ""},
-    {Stat::kAllocationsExpired, "uturn_allocations_expired_total", MetricType::Counter,
-     "Allocations whose lifetime ran out (RFC 8656 §7).", "", "", "", ""},
-    {Stat::kAllocationsDeleted, "uturn_allocations_deleted_total", MetricType::Counter,
-     "Allocations deleted by a Refresh with LIFETIME 0 (RFC 8656 §8).", "", "", "", ""},
-    {Stat::kPermissionsActive, "uturn_permissions_active", MetricType::Gauge,
-     "Permissions installed now, over all allocations.", "", "", "", ""},
-    {Stat::kChannelsActive, "uturn_channels_active", MetricType::Gauge,
-     "Channels bound now, over all allocations.", "", "", "", ""},
-    {Stat::kRequestsBinding, "uturn_requests_total", MetricType::Counter,
-     "STUN requests received, by method (turn: every TURN method together).",
-     "method", "binding", "", ""},
-    {Stat::kRequestsTurn, "uturn_requests_total", MetricType::Counter, "",
-     "method", "turn", "", ""},
-    {Stat::kResponsesBindingSuccess, kResponses, MetricType::Counter,
-     "Responses sent, by method and code (200: success; binding errors: 4xx).",
-     "method", "binding", "code", "200"},
-    {Stat::kResponsesBindingError, kResponses, MetricType::Counter, "",
-     "method", "binding", "code", "4xx"},
-    {Stat::kResponsesTurnSuccess, kResponses, MetricType::Counter, "",
-     "method", "turn", "code", "200"},
-    {Stat::kAuthFailures, "uturn_auth_failures_total", MetricType::Counter,
-     "Requests refused for bad credentials (401 after a challenge, 400, 441).", "", "", "", ""},
-    {Stat::kPacketsToPeer, "uturn_relayed_packets_total", MetricType::Counter,
-     "Packets relayed, by direction.", "direction", "to_peer", "", ""},
-    {Stat::kPacketsToClient, "uturn_relayed_packets_total", MetricType::Counter, "",
-     "direction", "to_client", "", ""},
-    {Stat::kBytesToPeer, "uturn_relayed_bytes_total", MetricType::Counter,
-     "Payload bytes relayed, by direction.", "direction", "to_peer", "", ""},
-    {Stat::kBytesToClient, "uturn_relayed_bytes_total", MetricType::Counter, "",
-     "direction", "to_client", "", ""},
-    {Stat::kDroppedNoPermission, "uturn_dropped_packets_total", MetricType::Counter,
-     "Packets dropped, by reason.", "reason", "no_permission", "", ""},
-    {Stat::kDroppedPeerPolicy, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "peer_policy", "", ""},
-    {Stat::kDroppedBandwidth, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "bandwidth", "", ""},
-    {Stat::kDroppedNoAllocation, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "no_allocation", "", ""},
-    {Stat::kDroppedMalformed, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "malformed", "", ""},
-    {Stat::kDroppedNoBuffers, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "no_buffer", "", ""},
-    {Stat::kDroppedTruncated, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "truncated", "", ""},
-    {Stat::kDroppedNoSendSlot, "uturn_dropped_packets_total", MetricType::Counter, "",
-     "reason", "no_send_slot", "", ""},
+    {"uturn_allocations_active", MetricType::Gauge, "Allocations that exist now.", "", "",
+     CORE(allocations_active)},
+    {"uturn_allocations_created_total", MetricType::Counter,
+     "Allocations created (successful Allocate requests).", "", "", CORE(allocations_created)},
+    {"uturn_allocations_expired_total", MetricType::Counter,
+     "Allocations whose lifetime ran out (RFC 8656 §7).", "", "", CORE(allocations_expired)},
+    {"uturn_allocations_deleted_total", MetricType::Counter,
+     "Allocations deleted by a Refresh with LIFETIME 0 (RFC 8656 §8).", "", "",
+     CORE(allocations_deleted)},
+    {"uturn_permissions_active", MetricType::Gauge,
+     "Permissions installed now, over all allocations.", "", "", CORE(permissions_active)},
+    {"uturn_channels_active", MetricType::Gauge, "Channels bound now, over all allocations.",
+     "", "", CORE(channels_active)},
+    {"uturn_client_messages_total", MetricType::Counter,
+     "Indications and ChannelData received from clients, by kind.", "kind", "send_indication",
+     CORE(send_indications)},
+    {"uturn_client_messages_total", MetricType::Counter, "", "kind", "channel_data",
+     CORE(channel_data)},
+    {"uturn_client_messages_total", MetricType::Counter, "", "kind", "binding_indication",
+     CORE(binding_indications)},
+    {"uturn_retransmissions_answered_total", MetricType::Counter,
+     "Retransmitted requests answered from the response cache (RFC 8489 §6.3.1).", "", "",
+     CORE(retransmits_answered_from_cache)},
+    {"uturn_quota_rejections_total", MetricType::Counter,
+     "Allocate requests refused with 486, by the quota reached (RFC 8656 §7.2).", "quota",
+     "user", CORE(quota_rejections_user)},
+    {"uturn_quota_rejections_total", MetricType::Counter, "", "quota", "total",
+     CORE(quota_rejections_total)},
+    {"uturn_relayed_packets_total", MetricType::Counter, "Packets relayed, by direction.",
+     "direction", "to_peer", CORE(packets_to_peer)},
+    {"uturn_relayed_packets_total", MetricType::Counter, "", "direction", "to_client",
+     CORE(packets_to_client)},
+    {"uturn_relayed_bytes_total", MetricType::Counter, "Payload bytes relayed, by direction.",
+     "direction", "to_peer", CORE(bytes_to_peer)},
+    {"uturn_relayed_bytes_total", MetricType::Counter, "", "direction", "to_client",
+     CORE(bytes_to_client)},
+    {kDropped, MetricType::Counter, "Packets dropped, by reason.", "reason", "no_permission",
+     CORE(dropped_no_permission)},
+    {kDropped, MetricType::Counter, "", "reason", "peer_policy", CORE(dropped_peer_policy)},
+    {kDropped, MetricType::Counter, "", "reason", "bandwidth", CORE(dropped_bandwidth)},
+    {kDropped, MetricType::Counter, "", "reason", "no_allocation", CORE(dropped_no_allocation)},
+    {kDropped, MetricType::Counter, "", "reason", "malformed", CORE(dropped_malformed)},
+    {kDropped, MetricType::Counter, "", "reason", "no_buffer", DRIVER(no_buffers)},
+    {kDropped, MetricType::Counter, "", "reason", "truncated", DRIVER(truncated)},
+    {kDropped, MetricType::Counter, "", "reason", "no_send_slot", DRIVER(no_send_slot)},
 };
 // clang-format on
-static_assert(std::size(kRows) == kStatCount, "one row per Stat");
 
-constexpr int kWellKnownErrorCodes[] = {
-    stun::error::kBadRequest,                     // RFC 8489 §14.8
-    stun::error::kUnauthorized,
-    stun::error::kForbidden,                      // RFC 8656 §17: peer policy
-    stun::error::kUnknownAttribute,
-    stun::error::kAllocationMismatch,             // RFC 8656 §17
-    stun::error::kStaleNonce,
-    stun::error::kAddressFamilyNotSupported,
-    stun::error::kWrongCredentials,
-    stun::error::kUnsupportedTransportProtocol,
-    stun::error::kPeerAddressFamilyMismatch,
-    stun::error::kAllocationQuotaReached,
-    stun::error::kServerError,
-    stun::error::kInsufficientCapacity,
-};
+#undef CORE
+#undef DRIVER
 
 MetricFamily& FamilyFor(std::vector<MetricFamily>& families, std::string_view name,
                         MetricType type, std::string_view help) {
@@ -125,51 +110,84 @@ void AddSample(MetricFamily& family, double value,
   family.metric.push_back(std::move(m));
 }
 
+double D(uint64_t v) { return static_cast<double>(v); }
+
+// The tables of the core: requests and responses by method (and code),
+// authentication failures by reason.
+void AddTables(std::vector<MetricFamily>& families, const TurnCounters& c) {
+  using turn::CountedMethod;
+  MetricFamily& requests = FamilyFor(families, "uturn_requests_total", MetricType::Counter,
+                                     "STUN/TURN requests received, by method.");
+  for (size_t m = 0; m < turn::kCountedMethodCount; ++m) {
+    const auto method = static_cast<CountedMethod>(m);
+    if (method == CountedMethod::kOther) continue;  // other methods are dropped, never 0+
+    AddSample(requests, D(c.requests_by_method[m]),
+              {{"method", turn::CountedMethodName(method)}});
+  }
+
+  MetricFamily& responses =
+      FamilyFor(families, "uturn_responses_total", MetricType::Counter,
+                "Responses sent, by method and code (200: success).");
+  for (size_t m = 0; m < turn::kCountedMethodCount; ++m) {
+    const auto method = static_cast<CountedMethod>(m);
+    const std::string_view name = turn::CountedMethodName(method);
+    const auto& row = c.responses[m];
+    // The "other" row and column exist for completeness; shown once used.
+    const bool always = method != CountedMethod::kOther;
+    if (always || row[turn::kSuccessColumn] > 0) {
+      AddSample(responses, D(row[turn::kSuccessColumn]), {{"method", name}, {"code", "200"}});
+    }
+    for (int code : turn::kCountedErrorCodes) {
+      const uint64_t v = row[turn::ResponseColumn(code)];
+      if (!always && v == 0) continue;
+      const std::string text = std::to_string(code);
+      AddSample(responses, D(v), {{"method", name}, {"code", text}});
+    }
+    if (row[turn::kOtherCodeColumn] > 0) {
+      AddSample(responses, D(row[turn::kOtherCodeColumn]), {{"method", name}, {"code", "other"}});
+    }
+  }
+
+  MetricFamily& auth = FamilyFor(
+      families, "uturn_auth_failures_total", MetricType::Counter,
+      "Requests refused for their credentials, by reason (401, 400, 441; 438 for nonces:"
+      " stale_nonce is routine, clients retry).");
+  for (size_t r = 1; r < turn::kAuthFailureCount; ++r) {
+    AddSample(auth, D(c.auth_failures_by_reason[r]),
+              {{"reason", turn::AuthFailureName(static_cast<turn::AuthFailure>(r))}});
+  }
+}
+
+// The struct as words, for publication.
+std::array<uint64_t, kShardCounterWords> Words(const ShardCounters& s) {
+  std::array<uint64_t, kShardCounterWords> w{};
+  std::memcpy(w.data(), &s, sizeof s);
+  return w;
+}
+ShardCounters FromWords(const std::array<uint64_t, kShardCounterWords>& w) {
+  ShardCounters s;
+  std::memcpy(static_cast<void*>(&s), w.data(), sizeof s);
+  return s;
+}
+
 }  // namespace
 
 ShardCounters& ShardCounters::operator+=(const ShardCounters& other) {
-  for (size_t i = 0; i < kStatCount; ++i) scalar[i] += other.scalar[i];
-  for (size_t i = 0; i < kErrorCodeCount; ++i) error_codes[i] += other.error_codes[i];
+  std::array<uint64_t, kShardCounterWords> a = Words(*this);
+  const std::array<uint64_t, kShardCounterWords> b = Words(other);
+  for (size_t i = 0; i < kShardCounterWords; ++i) a[i] += b[i];
+  *this = FromWords(a);
   return *this;
 }
 
 ShardCounters MakeShardCounters(const turn::TurnCounters& core, const DriverDrops& driver) {
-  static_assert(std::tuple_size_v<decltype(core.error_codes)> == kErrorCodeCount);
-  ShardCounters s;
-  s[Stat::kAllocationsActive] = core.allocations_active;
-  s[Stat::kAllocationsCreated] = core.allocations_created;
-  s[Stat::kAllocationsExpired] = core.allocations_expired;
-  s[Stat::kAllocationsDeleted] = core.allocations_deleted;
-  s[Stat::kPermissionsActive] = core.permissions_active;
-  s[Stat::kChannelsActive] = core.channels_active;
-  s[Stat::kRequestsBinding] = core.binding_success + core.binding_errors;
-  s[Stat::kRequestsTurn] = core.requests;
-  s[Stat::kResponsesBindingSuccess] = core.binding_success;
-  s[Stat::kResponsesBindingError] = core.binding_errors;
-  s[Stat::kResponsesTurnSuccess] = core.responses_success;
-  s[Stat::kAuthFailures] = core.auth_failures;
-  s[Stat::kPacketsToPeer] = core.packets_to_peer;
-  s[Stat::kBytesToPeer] = core.bytes_to_peer;
-  s[Stat::kPacketsToClient] = core.packets_to_client;
-  s[Stat::kBytesToClient] = core.bytes_to_client;
-  s[Stat::kDroppedNoPermission] = core.dropped_no_permission;
-  s[Stat::kDroppedPeerPolicy] = core.dropped_peer_policy;
-  s[Stat::kDroppedBandwidth] = core.dropped_bandwidth;
-  s[Stat::kDroppedNoAllocation] = core.dropped_no_allocation;
-  s[Stat::kDroppedMalformed] = core.dropped_malformed;
-  s[Stat::kDroppedNoBuffers] = driver.no_buffers;
-  s[Stat::kDroppedTruncated] = driver.truncated;
-  s[Stat::kDroppedNoSendSlot] = driver.no_send_slot;
-  s.error_codes = core.error_codes;
-  return s;
+  return ShardCounters{core, driver};
 }
 
 void CounterSlot::Publish(const ShardCounters& counters) {
-  for (size_t i = 0; i < kStatCount; ++i) {
-    values_[i].store(counters.scalar[i], std::memory_order_relaxed);
-  }
-  for (size_t i = 0; i < kErrorCodeCount; ++i) {
-    values_[kStatCount + i].store(counters.error_codes[i], std::memory_order_relaxed);
+  const std::array<uint64_t, kShardCounterWords> w = Words(counters);
+  for (size_t i = 0; i < kShardCounterWords; ++i) {
+    values_[i].store(w[i], std::memory_order_relaxed);
   }
   // Single writer: a load and a store, no read-modify-write needed.
   publications_.store(publications_.load(std::memory_order_relaxed) + 1,
@@ -183,17 +201,14 @@ int64_t CounterSlot::CoarseMonotonicNs() {
 }
 
 ShardCounters CounterSlot::Read() const {
-  ShardCounters s;
-  for (size_t i = 0; i < kStatCount; ++i) {
-    s.scalar[i] = values_[i].load(std::memory_order_relaxed);
+  std::array<uint64_t, kShardCounterWords> w{};
+  for (size_t i = 0; i < kShardCounterWords; ++i) {
+    w[i] = values_[i].load(std::memory_order_relaxed);
   }
-  for (size_t i = 0; i < kErrorCodeCount; ++i) {
-    s.error_codes[i] = values_[kStatCount + i].load(std::memory_order_relaxed);
-  }
-  return s;
+  return FromWords(w);
 }
 
-std::span<const int> WellKnownErrorCodes() { return kWellKnownErrorCodes; }
+std::span<const int> WellKnownErrorCodes() { return turn::kCountedErrorCodes; }
 
 MetricsCollector::MetricsCollector(std::string backend) : backend_(std::move(backend)) {}
 
@@ -224,23 +239,9 @@ std::vector<MetricFamily> MetricsCollector::Collect() const {
   std::vector<MetricFamily> families;
   for (const Row& row : kRows) {
     MetricFamily& f = FamilyFor(families, row.family, row.type, row.help);
-    AddSample(f, static_cast<double>(sum[row.stat]),
-              {{row.label, row.value}, {row.label2, row.value2}});
+    AddSample(f, D(row.read(sum)), {{row.label, row.value}});
   }
-  // TURN error responses: the well-known codes always, any other once sent.
-  MetricFamily* responses = nullptr;
-  for (MetricFamily& f : families) {
-    if (f.name == kResponses) responses = &f;
-  }
-  assert(responses != nullptr);
-  for (size_t i = 0; i < kErrorCodeCount; ++i) {
-    const int code = kFirstErrorCode + static_cast<int>(i);
-    bool well_known = false;
-    for (int k : kWellKnownErrorCodes) well_known = well_known || k == code;
-    if (!well_known && sum.error_codes[i] == 0) continue;
-    AddSample(*responses, static_cast<double>(sum.error_codes[i]),
-              {{"method", "turn"}, {"code", std::to_string(code)}});
-  }
+  AddTables(families, sum.core);
 
   AddSample(FamilyFor(families, "uturn_io_backend_info", MetricType::Gauge,
                       "The I/O backend in use (value always 1)."),

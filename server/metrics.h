@@ -20,6 +20,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -29,51 +30,6 @@
 
 namespace uturn::server {
 
-// Indexes of ShardCounters::scalar. The exported name and labels of each are
-// in the table in metrics.cc.
-enum class Stat : uint8_t {
-  kAllocationsActive,
-  kAllocationsCreated,
-  kAllocationsExpired,
-  kAllocationsDeleted,
-  kPermissionsActive,
-  kChannelsActive,
-  kRequestsBinding,  // Binding requests answered (success or error)
-  kRequestsTurn,     // every TURN method: the core does not count per method yet
-  kResponsesBindingSuccess,
-  kResponsesBindingError,  // 400 or 420: the core counts them together
-  kResponsesTurnSuccess,
-  kAuthFailures,
-  kPacketsToPeer,
-  kBytesToPeer,
-  kPacketsToClient,
-  kBytesToClient,
-  kDroppedNoPermission,
-  kDroppedPeerPolicy,
-  kDroppedBandwidth,
-  kDroppedNoAllocation,
-  kDroppedMalformed,
-  kDroppedNoBuffers,   // receive buffer ring empty (-ENOBUFS)
-  kDroppedTruncated,   // datagram larger than a receive buffer
-  kDroppedNoSendSlot,  // send pool exhausted
-  kCount,
-};
-inline constexpr size_t kStatCount = static_cast<size_t>(Stat::kCount);
-
-// turn::TurnCounters::error_codes: index = code - 300 for codes 300..599.
-inline constexpr int kFirstErrorCode = 300;
-inline constexpr size_t kErrorCodeCount = 300;
-
-// One shard's counters, plain values. Sources return this; the collector sums.
-struct ShardCounters {
-  std::array<uint64_t, kStatCount> scalar{};
-  std::array<uint64_t, kErrorCodeCount> error_codes{};  // TURN error responses by code
-
-  uint64_t& operator[](Stat s) { return scalar[static_cast<size_t>(s)]; }
-  uint64_t operator[](Stat s) const { return scalar[static_cast<size_t>(s)]; }
-  ShardCounters& operator+=(const ShardCounters& other);
-};
-
 // The driver's own drop counters (a subset of DriverStats, which lives with
 // the io_uring driver and is not visible to this library).
 struct DriverDrops {
@@ -81,6 +37,22 @@ struct DriverDrops {
   uint64_t truncated = 0;
   uint64_t no_send_slot = 0;
 };
+
+// One shard's counters, plain values: the core's and the driver's. Both are
+// flat runs of uint64_t, so sums and publication go word by word (a counter
+// added to turn::TurnCounters is carried without touching this file; to be
+// exported it needs a line in metrics.cc).
+struct ShardCounters {
+  turn::TurnCounters core;
+  DriverDrops driver;
+
+  ShardCounters& operator+=(const ShardCounters& other);
+};
+static_assert(std::is_trivially_copyable_v<ShardCounters> &&
+              std::has_unique_object_representations_v<ShardCounters> &&
+              sizeof(ShardCounters) % sizeof(uint64_t) == 0,
+              "ShardCounters must stay a flat run of uint64_t");
+inline constexpr size_t kShardCounterWords = sizeof(ShardCounters) / sizeof(uint64_t);
 
 ShardCounters MakeShardCounters(const turn::TurnCounters& core, const DriverDrops& driver);
 
@@ -93,7 +65,7 @@ class CounterSlot {
   CounterSlot(const CounterSlot&) = delete;
   CounterSlot& operator=(const CounterSlot&) = delete;
 
-  // Shard thread. Publishing is ~330 relaxed stores, so shards do it at most
+  // Shard thread. Publishing is ~500 relaxed stores, so shards do it at most
   // every kPublishIntervalNs rather than per packet or per loop turn.
   void Publish(const ShardCounters& counters);
   static constexpr int64_t kPublishIntervalNs = 1'000'000'000;
@@ -120,21 +92,31 @@ class CounterSlot {
   static int64_t CoarseMonotonicNs();
 
   int64_t next_due_ns_ = 0;  // shard thread only
-  std::array<std::atomic<uint64_t>, kStatCount + kErrorCodeCount> values_{};
+  std::array<std::atomic<uint64_t>, kShardCounterWords> values_{};
   std::atomic<uint64_t> publications_{0};
 };
 
-// Error codes exported even while zero, so that rate() queries see the series
-// from the start: the codes RFC 8656 and RFC 8489 have the core send.
+// Error codes exported even while zero (for every method), so that rate()
+// queries see the series from the start: the codes RFC 8656 and RFC 8489
+// have the core send (turn::kCountedErrorCodes).
 std::span<const int> WellKnownErrorCodes();
 
 // Sums the registered sources at scrape time (prometheus::Collectable).
-// Families (every counter in base units, `_total`):
+// Families (counters in base units, `_total`; no per-user or per-allocation
+// labels, every label value from a fixed list):
 //   uturn_allocations_active, uturn_permissions_active, uturn_channels_active (gauges)
 //   uturn_allocations_created_total, _expired_total, _deleted_total
-//   uturn_requests_total{method}             method = binding | turn
-//   uturn_responses_total{method,code}       code = 200 or the error code (binding errors: 4xx)
-//   uturn_auth_failures_total
+//   uturn_requests_total{method}             binding, allocate, refresh,
+//                                            create_permission, channel_bind
+//   uturn_responses_total{method,code}       code "200" for success, else the error
+//                                            code; method "other" for 400s to
+//                                            unparsable requests of other methods;
+//                                            code "other" for codes outside the list
+//   uturn_client_messages_total{kind}        send_indication, channel_data,
+//                                            binding_indication (received)
+//   uturn_retransmissions_answered_total     answered from the response cache
+//   uturn_auth_failures_total{reason}        turn::AuthFailureName values
+//   uturn_quota_rejections_total{quota}      user | total (486)
 //   uturn_relayed_packets_total{direction}   direction = to_peer | to_client
 //   uturn_relayed_bytes_total{direction}
 //   uturn_dropped_packets_total{reason}      no_permission, peer_policy, bandwidth,

@@ -11,6 +11,7 @@
 #include "absl/time/time.h"
 #include "stun/address.h"
 #include "turn/auth.h"
+#include "turn/timer_wheel.h"
 #include "turn/token_bucket.h"
 #include "turn/types.h"
 
@@ -50,8 +51,8 @@ struct Allocation {
   absl::flat_hash_map<uint16_t, ChannelBinding> channels;      // number -> binding
   absl::flat_hash_map<SocketAddress, uint16_t> channel_by_peer;  // full address -> number
   TokenBucket bandwidth;
-  // Earliest deadline queued for this allocation in the timer heap.
-  absl::Time timer_at = absl::InfiniteFuture();
+  // The shard's timer for this allocation, at its earliest deadline; key = id.
+  TimerWheel::Node timer;
 
   static size_t SlotFor(stun::Family f) { return f == stun::Family::kIPv4 ? 0 : 1; }
   const RelaySlot& RelayFor(stun::Family f) const { return relays[SlotFor(f)]; }

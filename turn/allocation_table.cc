@@ -10,6 +10,7 @@ Allocation* AllocationTable::Create(const FiveTuple& tuple, std::string username
   auto owned = std::make_unique<Allocation>();
   Allocation* a = owned.get();
   a->id = next_id_++;
+  a->timer.key = a->id;
   a->tuple = tuple;
   a->username = std::move(username);
   ++per_user_[a->username];

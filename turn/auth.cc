@@ -124,11 +124,16 @@ bool IntegrityMatches(const stun::MessageView& m, const AuthKey& key, bool sha25
   return check == stun::IntegrityCheck::kOk;
 }
 
-AuthResult Result(AuthResult::Kind kind, const char* reason, bool sha256_integrity) {
+AuthResult Result(AuthResult::Kind kind, const char* reason, bool sha256_integrity,
+                  AuthFailure failure = AuthFailure::kNone) {
+  // Every refusal names its reason; acceptance and challenges do not.
+  assert((failure == AuthFailure::kNone) ==
+         (kind == AuthResult::Kind::kOk || kind == AuthResult::Kind::kChallenge));
   AuthResult r;
   r.kind = kind;
   r.reason = reason;
   r.used_sha256 = sha256_integrity;
+  r.failure = failure;
   return r;
 }
 
@@ -364,15 +369,19 @@ AuthResult Authenticator::Authenticate(const stun::MessageView& request,
   // or NONCE attribute" -> 400. A malformed one counts as missing (§6.3.1:
   // a malformed request earns 400).
   if (username.malformed() || userhash.malformed() || realm.malformed() || nonce.malformed()) {
-    return Result(Kind::kBadRequest, "malformed_credentials", sha256);
+    return Result(Kind::kBadRequest, "malformed_credentials", sha256,
+                  AuthFailure::kMalformedCredentials);
   }
   if ((username.absent() && userhash.absent()) || realm.absent() || nonce.absent()) {
-    return Result(Kind::kBadRequest, "missing_credentials", sha256);
+    return Result(Kind::kBadRequest, "missing_credentials", sha256,
+                  AuthFailure::kMissingCredentials);
   }
   // RFC 8489 §9.2.4 has no row for a foreign REALM; the realm is part of the
   // key (§9.2.2), so such a request cannot carry valid integrity: 401 as for a
   // failed integrity check, with a challenge naming our realm.
-  if (realm.value != config_.realm) return Result(Kind::kUnauthorized, "wrong_realm", sha256);
+  if (realm.value != config_.realm) {
+    return Result(Kind::kUnauthorized, "wrong_realm", sha256, AuthFailure::kWrongRealm);
+  }
 
   // RFC 8489 §9.2.4: "If the NONCE is no longer valid, the server MUST
   // generate an error response with an error code of 438". A nonce we never
@@ -381,7 +390,12 @@ AuthResult Authenticator::Authenticate(const stun::MessageView& request,
   // RFC lists it last) so a replayed or forged nonce costs no key derivation.
   const char* nonce_reason = "";
   const std::optional<uint32_t> features = CheckNonce(nonce.value, client, now, &nonce_reason);
-  if (!features) return Result(Kind::kStaleNonce, nonce_reason, sha256);
+  if (!features) {
+    const AuthFailure failure = std::string_view(nonce_reason) == "stale_nonce"
+                                    ? AuthFailure::kStaleNonce
+                                    : AuthFailure::kBadNonce;
+    return Result(Kind::kStaleNonce, nonce_reason, sha256, failure);
+  }
 
   PasswordAlgorithm algorithm = PasswordAlgorithm::kMd5;
   if (*features & stun::kFeaturePasswordAlgorithms) {
@@ -400,10 +414,12 @@ AuthResult Authenticator::Authenticate(const stun::MessageView& request,
       // response that sent this NONCE, and (3) PASSWORD-ALGORITHM matches one
       // of the entries in PASSWORD-ALGORITHMS" -> 400.
       if (!algorithms || !chosen.ok()) {
-        return Result(Kind::kBadRequest, "password_algorithm_missing", sha256);
+        return Result(Kind::kBadRequest, "password_algorithm_missing", sha256,
+                      AuthFailure::kBadPasswordAlgorithm);
       }
       if (!std::ranges::equal(algorithms->value, kOfferedAlgorithmsWire)) {
-        return Result(Kind::kBadRequest, "password_algorithms_mismatch", sha256);
+        return Result(Kind::kBadRequest, "password_algorithms_mismatch", sha256,
+                      AuthFailure::kBadPasswordAlgorithm);
       }
       const uint16_t id = chosen.value.algorithm;
       // §14.12: MD5 and SHA-256 take no parameters.
@@ -411,7 +427,8 @@ AuthResult Authenticator::Authenticate(const stun::MessageView& request,
           std::ranges::none_of(kOfferedAlgorithms, [id](PasswordAlgorithm a) {
             return static_cast<uint16_t>(a) == id;
           })) {
-        return Result(Kind::kBadRequest, "password_algorithm_not_offered", sha256);
+        return Result(Kind::kBadRequest, "password_algorithm_not_offered", sha256,
+                      AuthFailure::kBadPasswordAlgorithm);
       }
       algorithm = static_cast<PasswordAlgorithm>(id);
     }
@@ -428,26 +445,32 @@ AuthResult Authenticator::Authenticate(const stun::MessageView& request,
   } else {
     const auto* h = reinterpret_cast<const char*>(userhash.value.data());
     auto it = creds_.userhashes.find(absl::string_view(h, userhash.value.size()));
-    if (it == creds_.userhashes.end()) return Result(Kind::kUnauthorized, "unknown_user", sha256);
+    if (it == creds_.userhashes.end()) {
+      return Result(Kind::kUnauthorized, "unknown_user", sha256, AuthFailure::kUnknownUser);
+    }
     name = it->second;
     keys = &creds_.users.at(it->second);
   }
   if (keys == nullptr) {
-    if (config_.rest_secrets.empty()) return Result(Kind::kUnauthorized, "unknown_user", sha256);
+    if (config_.rest_secrets.empty()) {
+      return Result(Kind::kUnauthorized, "unknown_user", sha256, AuthFailure::kUnknownUser);
+    }
     return AuthenticateRest(request, name, algorithm, sha256, now);
   }
 
   AuthKey key;
   key.algorithm = algorithm;
   if (algorithm == PasswordAlgorithm::kSha256) {
-    if (!keys->sha256) return Result(Kind::kUnauthorized, "no_sha256_key", sha256);
+    if (!keys->sha256) {
+      return Result(Kind::kUnauthorized, "no_sha256_key", sha256, AuthFailure::kNoSha256Key);
+    }
     std::copy(keys->sha256->begin(), keys->sha256->end(), key.bytes.begin());
   } else {
     std::copy(keys->md5.begin(), keys->md5.end(), key.bytes.begin());
   }
   // RFC 8489 §9.2.4: "If the resulting value does not match ... 401".
   if (!IntegrityMatches(request, key, sha256)) {
-    return Result(Kind::kUnauthorized, "bad_integrity", sha256);
+    return Result(Kind::kUnauthorized, "bad_integrity", sha256, AuthFailure::kBadIntegrity);
   }
   AuthResult ok = Result(Kind::kOk, "ok", sha256);
   ok.username = std::string(name);
@@ -467,18 +490,22 @@ AuthResult Authenticator::AuthenticateRest(const stun::MessageView& request,
       !std::all_of(expiry_text.begin(), expiry_text.end(),
                    [](char c) { return absl::ascii_isdigit(c); }) ||
       !absl::SimpleAtoi(Absl(expiry_text), &expiry)) {
-    return Result(Kind::kUnauthorized, "rest_malformed", sha256_integrity);
+    return Result(Kind::kUnauthorized, "rest_malformed", sha256_integrity,
+                  AuthFailure::kRestMalformed);
   }
   // §2.2: the server refuses a username whose timestamp has passed; the
   // expiry instant itself is the last valid one.
   if (absl::FromUnixSeconds(expiry) < now) {
-    return Result(Kind::kUnauthorized, "rest_expired", sha256_integrity);
+    return Result(Kind::kUnauthorized, "rest_expired", sha256_integrity, AuthFailure::kRestExpired);
   }
   // Several secrets for rotation: any one that verifies the request will do.
   for (const std::string& secret : config_.rest_secrets) {
     const std::string password = RestPassword(secret, username);
     const std::optional<AuthKey> key = DeriveKey(algorithm, username, config_.realm, password);
-    if (!key) return Result(Kind::kUnauthorized, "rest_malformed", sha256_integrity);
+    if (!key) {
+      return Result(Kind::kUnauthorized, "rest_malformed", sha256_integrity,
+                    AuthFailure::kRestMalformed);
+    }
     if (IntegrityMatches(request, *key, sha256_integrity)) {
       AuthResult ok = Result(Kind::kOk, "ok", sha256_integrity);
       ok.username = std::string(username);
@@ -486,7 +513,7 @@ AuthResult Authenticator::AuthenticateRest(const stun::MessageView& request,
       return ok;
     }
   }
-  return Result(Kind::kUnauthorized, "bad_integrity", sha256_integrity);
+  return Result(Kind::kUnauthorized, "bad_integrity", sha256_integrity, AuthFailure::kBadIntegrity);
 }
 
 }  // namespace uturn::turn

@@ -20,6 +20,7 @@
 #include "stun/integrity.h"
 #include "stun/message_builder.h"
 #include "stun/message_view.h"
+#include "turn/auth_failure.h"
 
 namespace uturn::turn {
 
@@ -62,7 +63,9 @@ struct AuthResult {
   AuthKey key;            // on kOk: the key that verified the request
   // Which integrity attribute the client used (responses use the same, §9.2.4).
   bool used_sha256 = false;
-  const char* reason = "";  // short, for logs and metrics
+  const char* reason = "";  // short, for logs (finer than `failure`)
+  // For metrics: why authentication failed; kNone on kOk and kChallenge.
+  AuthFailure failure = AuthFailure::kNone;
 };
 
 class Authenticator {

@@ -5,10 +5,8 @@
 
 #include <array>
 #include <cstdint>
-#include <deque>
-#include <functional>
+#include <memory>
 #include <optional>
-#include <queue>
 #include <span>
 #include <vector>
 
@@ -19,15 +17,13 @@
 #include "turn/allocation_table.h"
 #include "turn/auth.h"
 #include "turn/peer_policy.h"
+#include "turn/quota_ledger.h"
 #include "turn/response_cache.h"
 #include "turn/stun_responder.h"
+#include "turn/timer_wheel.h"
 #include "turn/turn_server.h"
 
 namespace uturn::turn {
-
-// RFC 8656 §7.2: "the server SHOULD reserve ... for approximately 30 seconds"
-// the port a RESERVATION-TOKEN names.
-inline constexpr absl::Duration kReservationLifetime = absl::Seconds(30);
 
 // One authenticated (or --no-auth) request being answered.
 struct RequestContext {
@@ -40,6 +36,9 @@ struct RequestContext {
 
 struct TurnServer::Impl {
   Impl(TurnConfig cfg, TurnHost* h, Authenticator authenticator, std::span<const uint8_t> seed);
+  // Gives the quota of every live allocation back to the ledger (a shared
+  // ledger outlives this core).
+  ~Impl();
 
   // ---- entry points (turn_server.cc) ----
   void OnClientPacket(const FiveTuple& tuple, std::span<uint8_t> packet, absl::Time now);
@@ -59,7 +58,9 @@ struct TurnServer::Impl {
   // Unauthenticated errors before the method handler runs.
   void SendUnsignedError(const FiveTuple& tuple, const stun::MessageView& request, int code,
                          absl::Time now, bool challenge);
-  void CountResponse(int code);
+  void CountResponse(uint16_t method, int code);
+  // An authentication failure (reason kNone: not one, e.g. a challenge).
+  void CountAuthFailure(AuthFailure reason);
 
   // ---- methods (turn_allocate.cc, turn_permissions.cc) ----
   void HandleAllocate(RequestContext& ctx);
@@ -77,11 +78,12 @@ struct TurnServer::Impl {
   void NextTransactionId(std::span<uint8_t, stun::kTransactionIdSize> out);
 
   // ---- lifetimes (turn_server.cc) ----
-  void Schedule(Allocation& a, absl::Time deadline);
-  // Expires what is due in `a` and queues its next deadline; may delete it.
+  // Makes `a`'s timer fire no later than `deadline` (an earlier one stays:
+  // it finds nothing due, and Sweep schedules the next one then).
+  void Schedule(Allocation& a, absl::Time deadline, absl::Time now);
+  // Expires what is due in `a` and schedules its next deadline; may delete it.
   void Sweep(Allocation& a, absl::Time now);
   void DeleteAllocation(Allocation* a, bool expired);
-  void ExpireReservations(absl::Time now);
 
   TurnConfig config;
   TurnHost* host;
@@ -93,21 +95,12 @@ struct TurnServer::Impl {
   TurnCounters counters;
   bool draining = false;
 
-  struct Timer {
-    absl::Time at;
-    uint64_t allocation_id;
-    bool operator>(const Timer& o) const { return at > o.at; }
-  };
-  std::priority_queue<Timer, std::vector<Timer>, std::greater<Timer>> timers;
-
-  // RESERVATION-TOKEN -> family of the held port; FIFO of expiries (all
-  // reservations live kReservationLifetime, so insertion order is expiry order).
-  struct Reservation {
-    stun::Family family;
-    absl::Time expires;
-  };
-  absl::flat_hash_map<uint64_t, Reservation> reservations;
-  std::deque<std::pair<absl::Time, uint64_t>> reservation_fifo;
+  // Who counts allocations against --user-quota/--total-quota (never null).
+  std::shared_ptr<QuotaLedger> quota;
+  // One node per allocation (Allocation::timer), at its earliest deadline.
+  // Declared after `table`, so it goes first and detaches the nodes of the
+  // allocations the table then destroys.
+  TimerWheel timers;
 
   // xorshift128+ state for indication transaction IDs (RFC 8489 §6: "chosen
   // uniformly at random"; unpredictability is not a security property here).

@@ -69,9 +69,11 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
   const stun::AttrResult<uint8_t> additional_family = stun::GetAdditionalAddressFamily(m);
 
   // Step 5: RESERVATION-TOKEN excludes EVEN-PORT and the family attributes
-  // (the token already names an address), and must name a live reservation.
+  // (the token already names an address). Whether it names a live
+  // reservation is the host's call (it may be another shard's): OpenRelay
+  // answers kBadReservation → 508.
   std::optional<uint64_t> token_value;
-  Family family = Family::kIPv4;
+  Family family = config.relay_ipv4 ? Family::kIPv4 : Family::kIPv6;
   if (token.ok()) {
     if (!even_port.absent() || !requested_family.absent() || !additional_family.absent()) {
       SendError(ctx, error::kBadRequest);
@@ -79,13 +81,7 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
     }
     uint64_t v = 0;
     for (uint8_t byte : token.value) v = v << 8 | byte;
-    auto it = reservations.find(v);
-    if (it == reservations.end() || ctx.now >= it->second.expires) {
-      SendError(ctx, error::kInsufficientCapacity);
-      return;
-    }
     token_value = v;
-    family = it->second.family;
   }
   // Step 6: REQUESTED-ADDRESS-FAMILY and ADDITIONAL-ADDRESS-FAMILY together → 400.
   if (!requested_family.absent() && !additional_family.absent()) {
@@ -112,9 +108,13 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
     return;
   }
   // RFC 8656 §7.2: "the server ... MAY ... reject with 486" when a user or
-  // the server has too many allocations.
-  if ((config.user_quota > 0 && table.CountForUser(ctx.auth.username) >= config.user_quota) ||
-      (config.total_quota > 0 && table.size() >= config.total_quota)) {
+  // the server has too many allocations. Acquired before the relay opens,
+  // given back below if no relay does.
+  QuotaRefusal refusal = QuotaRefusal::kNone;
+  if (!quota->TryAcquire(ctx.auth.username, &refusal)) {
+    assert(refusal != QuotaRefusal::kNone);
+    ++(refusal == QuotaRefusal::kUser ? counters.quota_rejections_user
+                                      : counters.quota_rejections_total);
     SendError(ctx, error::kAllocationQuotaReached);
     return;
   }
@@ -137,7 +137,7 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
   }
   for (size_t i = 0; i < attempt_count; ++i) {
     Attempt& at = attempts[i];
-    if (!(at.family == Family::kIPv4 ? config.relay_ipv4 : config.relay_ipv6)) {
+    if (!token_value && !(at.family == Family::kIPv4 ? config.relay_ipv4 : config.relay_ipv6)) {
       at.error = error::kAddressFamilyNotSupported;
       continue;
     }
@@ -150,18 +150,18 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
     }
     auto result = host->OpenRelay(req);
     if (auto* relay = std::get_if<TurnHost::Relay>(&result)) {
-      assert(relay->advertised.family == at.family);
+      // With a token the host opens the reserved port in its own family.
+      assert(token_value || relay->advertised.family == at.family);
+      if (token_value) at.family = relay->advertised.family;
       at.relay = *relay;
     } else {
       at.error = CodeFor(std::get<TurnHost::RelayError>(result));
     }
   }
-  if (token_value) {  // a token is single use (RFC 8656 §7.2), whatever the outcome
-    if (reservations.erase(*token_value) > 0) --counters.reservations_active;
-  }
   const bool any = std::any_of(attempts.begin(), attempts.begin() + attempt_count,
                                [](const Attempt& at) { return at.relay.has_value(); });
   if (!any) {
+    quota->Release(ctx.auth.username);
     SendError(ctx, attempts[0].error);
     return;
   }
@@ -179,7 +179,7 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
   }
   ++counters.allocations_active;
   ++counters.allocations_created;
-  Schedule(*a, a->expires);
+  Schedule(*a, a->expires, ctx.now);
 
   MessageBuilder b = Begin(m, MessageClass::kSuccessResponse);
   for (size_t i = 0; i < attempt_count; ++i) {
@@ -191,15 +191,10 @@ void TurnServer::Impl::HandleAllocate(RequestContext& ctx) {
     if (!attempts[i].relay) b.AddAddressErrorCode(FamilyCode(attempts[i].family), attempts[i].error);
   }
   b.AddU32(stun::attr::kLifetime, static_cast<uint32_t>(absl::ToInt64Seconds(lifetime)));
-  // RFC 8656 §7.2: a granted R bit returns the token for the next port.
+  // RFC 8656 §7.2: a granted R bit returns the token for the next port
+  // (held, and expired, by the host).
   if (attempts[0].relay && attempts[0].relay->reservation_token) {
-    const uint64_t t = *attempts[0].relay->reservation_token;
-    b.AddU64(stun::attr::kReservationToken, t);
-    if (reservations.emplace(t, Reservation{attempts[0].family, ctx.now + kReservationLifetime})
-            .second) {
-      reservation_fifo.emplace_back(ctx.now + kReservationLifetime, t);
-      ++counters.reservations_active;
-    }
+    b.AddU64(stun::attr::kReservationToken, *attempts[0].relay->reservation_token);
   }
   b.AddXorAddress(stun::attr::kXorMappedAddress, ctx.tuple.client);
   Finish(ctx, b, 0);
@@ -233,7 +228,7 @@ void TurnServer::Impl::HandleRefresh(RequestContext& ctx, Allocation* a) {
     }
   } else {
     a->expires = ctx.now + lifetime;
-    Schedule(*a, a->expires);
+    Schedule(*a, a->expires, ctx.now);
   }
   MessageBuilder b = Begin(m, MessageClass::kSuccessResponse);
   b.AddU32(stun::attr::kLifetime, static_cast<uint32_t>(absl::ToInt64Seconds(lifetime)));

@@ -62,7 +62,7 @@ void TurnServer::Impl::HandleCreatePermission(RequestContext& ctx, Allocation* a
     auto [it, inserted] = a->permissions.insert_or_assign(PermissionKey(peers[i]), expires);
     if (inserted) ++counters.permissions_active;
   }
-  Schedule(*a, expires);
+  Schedule(*a, expires, ctx.now);
   MessageBuilder b = Begin(ctx.request, MessageClass::kSuccessResponse);
   Finish(ctx, b, 0);
 }
@@ -122,7 +122,7 @@ void TurnServer::Impl::HandleChannelBind(RequestContext& ctx, Allocation* a) {
   const absl::Time perm_expires = ctx.now + config.permission_lifetime;
   a->permissions.insert_or_assign(perm_key, perm_expires);
   if (new_permission) ++counters.permissions_active;
-  Schedule(*a, std::min(channel_expires, perm_expires));
+  Schedule(*a, std::min(channel_expires, perm_expires), ctx.now);
   MessageBuilder b = Begin(ctx.request, MessageClass::kSuccessResponse);
   Finish(ctx, b, 0);
 }

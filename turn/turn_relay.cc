@@ -34,6 +34,7 @@ void TurnServer::Impl::NextTransactionId(std::span<uint8_t, stun::kTransactionId
 
 void TurnServer::Impl::HandleSendIndication(const FiveTuple& tuple, const stun::MessageView& m,
                                             absl::Time now) {
+  ++counters.send_indications;
   // RFC 8656 §10.2: every failure below means "silently discarded".
   Allocation* a = table.Find(tuple);
   if (a == nullptr) {
@@ -68,6 +69,7 @@ void TurnServer::Impl::HandleSendIndication(const FiveTuple& tuple, const stun::
 
 void TurnServer::Impl::HandleChannelData(const FiveTuple& tuple, std::span<uint8_t> packet,
                                          absl::Time now) {
+  ++counters.channel_data;
   stun::ChannelDataView cd;
   // RFC 8656 §12.5: over TCP/TLS the frame is padded to 4 bytes.
   if (stun::ParseChannelData(packet, tuple.transport != Transport::kUdp, &cd,

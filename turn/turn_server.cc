@@ -3,8 +3,10 @@
 // relaying paths in turn_relay.cc.
 #include "turn/turn_server.h"
 
+#include <algorithm>
 #include <cassert>
 #include <cstring>
+#include <memory>
 #include <utility>
 
 #include "stun/attributes.h"
@@ -46,9 +48,17 @@ TurnServer::Impl::Impl(TurnConfig cfg, TurnHost* h, Authenticator authenticator,
       auth(std::move(authenticator)),
       policy(config.peer_policy),
       responder(ResponderOptions{.software = config.software}),
-      cache(config.response_cache_time, config.response_cache_entries) {
+      cache(config.response_cache_time, config.response_cache_entries),
+      quota(config.quota_ledger != nullptr
+                ? config.quota_ledger
+                : std::make_shared<LocalQuotaLedger>(
+                      QuotaLimits{.user = config.user_quota, .total = config.total_quota})) {
   rng[0] = SeedWord(seed, 0);
   rng[1] = SeedWord(seed, 8);
+}
+
+TurnServer::Impl::~Impl() {
+  table.ForEach([this](const Allocation& a) { quota->Release(a.username); });
 }
 
 // ---- dispatch ----
@@ -85,12 +95,30 @@ void TurnServer::Impl::OnClientPacket(const FiveTuple& tuple, std::span<uint8_t>
 
 void TurnServer::Impl::HandleBinding(const FiveTuple& tuple, std::span<const uint8_t> packet) {
   const StunResponder::Result r = responder.Handle(packet, tuple.client, tuple.transport, out);
+  int code = -1;  // -1: nothing answered
   switch (r.outcome) {
-    case Outcome::kSuccess: ++counters.binding_success; break;
+    case Outcome::kSuccess:
+      ++counters.binding_success;
+      code = 0;
+      break;
     case Outcome::kBadRequest:
-    case Outcome::kUnknownAttribute: ++counters.binding_errors; break;
+      ++counters.binding_errors;
+      code = stun::error::kBadRequest;
+      break;
+    case Outcome::kUnknownAttribute:
+      ++counters.binding_errors;
+      code = stun::error::kUnknownAttribute;
+      break;
     case Outcome::kIndication: ++counters.binding_indications; break;
     default: ++counters.binding_dropped; break;
+  }
+  if (code >= 0) {
+    // Binding answers are counted per method here, not in CountResponse,
+    // so the TURN totals (responses_success/error, error_codes) keep their
+    // meaning.
+    constexpr size_t kRow = static_cast<size_t>(CountedMethod::kBinding);
+    ++counters.requests_by_method[kRow];
+    ++counters.responses[kRow][ResponseColumn(code)];
   }
   if (r.response_size > 0) host->SendToClient(tuple, std::span(out.data(), r.response_size));
 }
@@ -115,7 +143,7 @@ void TurnServer::Impl::HandleStun(const FiveTuple& tuple, std::span<uint8_t> pac
                                                                         stun::kTransactionIdSize));
     b.AddErrorCode(stun::error::kBadRequest);
     if (!config.software.empty()) b.AddString(stun::attr::kSoftware, config.software);
-    CountResponse(stun::error::kBadRequest);
+    CountResponse(stun::DecodeMethod(ReadU16(packet, 0)), stun::error::kBadRequest);
     if (b.ok()) host->SendToClient(tuple, b.bytes());
     return;
   }
@@ -148,6 +176,7 @@ void TurnServer::Impl::HandleStun(const FiveTuple& tuple, std::span<uint8_t> pac
     return;
   }
   ++counters.requests;
+  ++counters.requests_by_method[static_cast<size_t>(CountedMethodFor(method))];
 
   // Retransmission (RFC 8489 §6.3.1): the same 5-tuple and transaction ID
   // get the same bytes, without processing the request again.
@@ -182,6 +211,7 @@ void TurnServer::Impl::HandleStun(const FiveTuple& tuple, std::span<uint8_t> pac
     // RFC 8656 §5: every request is authenticated with the long-term
     // credential mechanism (RFC 8489 §9.2.4).
     ctx.auth = auth.Authenticate(m, tuple.client, now);
+    CountAuthFailure(ctx.auth.failure);
     switch (ctx.auth.kind) {
       case AuthResult::Kind::kOk:
         ctx.signed_response = true;
@@ -216,6 +246,7 @@ void TurnServer::Impl::HandleStun(const FiveTuple& tuple, std::span<uint8_t> pac
   if (!config.no_auth && ctx.auth.username != a->username) {
     // RFC 8656 §5: requests on an allocation must use its credentials.
     ++counters.auth_failures;
+    CountAuthFailure(AuthFailure::kWrongCredentials);
     SendError(ctx, stun::error::kWrongCredentials);
     return;
   }
@@ -234,13 +265,20 @@ MessageBuilder TurnServer::Impl::Begin(const MessageView& request, MessageClass 
   return MessageBuilder::ResponseTo(request, cls, out);
 }
 
-void TurnServer::Impl::CountResponse(int code) {
+void TurnServer::Impl::CountResponse(uint16_t method, int code) {
+  ++counters.responses[static_cast<size_t>(CountedMethodFor(method))][ResponseColumn(code)];
   if (code == 0) {
     ++counters.responses_success;
     return;
   }
   ++counters.responses_error;
   if (code >= 300 && code < 600) ++counters.error_codes[static_cast<size_t>(code - 300)];
+}
+
+void TurnServer::Impl::CountAuthFailure(AuthFailure reason) {
+  if (reason == AuthFailure::kNone) return;
+  assert(reason < AuthFailure::kCount);
+  ++counters.auth_failures_by_reason[static_cast<size_t>(reason)];
 }
 
 void TurnServer::Impl::Finish(const RequestContext& ctx, MessageBuilder& b, int code) {
@@ -250,7 +288,7 @@ void TurnServer::Impl::Finish(const RequestContext& ctx, MessageBuilder& b, int 
   if (ctx.request.fingerprint_offset().has_value()) b.AddFingerprint();
   assert(b.ok() && "out is sized for every response the core writes");
   if (!b.ok()) return;
-  CountResponse(code);
+  CountResponse(ctx.request.method(), code);
   host->SendToClient(ctx.tuple, b.bytes());
   // Only answers to authenticated requests are cached: the cache is bounded,
   // and this keeps strangers from flushing it with 401 challenges.
@@ -278,18 +316,18 @@ void TurnServer::Impl::SendUnsignedError(const FiveTuple& tuple, const MessageVi
   if (request.fingerprint_offset().has_value()) b.AddFingerprint();
   assert(b.ok());
   if (!b.ok()) return;
-  CountResponse(code);
+  CountResponse(request.method(), code);
   host->SendToClient(tuple, b.bytes());
 }
 
 // ---- lifetimes ----
 
-void TurnServer::Impl::Schedule(Allocation& a, absl::Time deadline) {
-  // Lazy deletion: a later deadline needs no new entry, because the earlier
-  // one will fire, find nothing due, and reschedule.
-  if (deadline >= a.timer_at) return;
-  a.timer_at = deadline;
-  timers.push(Timer{deadline, a.id});
+void TurnServer::Impl::Schedule(Allocation& a, absl::Time deadline, absl::Time now) {
+  // A later deadline leaves the earlier timer in place: it will fire, find
+  // nothing due, and Sweep schedules the real next deadline. Refreshes,
+  // which only push deadlines later, then cost nothing here.
+  if (a.timer.scheduled() && a.timer.deadline() <= deadline) return;
+  timers.Schedule(&a.timer, deadline, now);
 }
 
 void TurnServer::Impl::DeleteAllocation(Allocation* a, bool expired) {
@@ -301,6 +339,8 @@ void TurnServer::Impl::DeleteAllocation(Allocation* a, bool expired) {
   for (const RelaySlot& slot : a->relays) {
     if (slot.open) host->CloseRelay(slot.id);
   }
+  timers.Cancel(&a->timer);
+  quota->Release(a->username);
   table.Erase(a);
   --counters.allocations_active;
   ++(expired ? counters.allocations_expired : counters.allocations_deleted);
@@ -339,41 +379,20 @@ void TurnServer::Impl::Sweep(Allocation& a, absl::Time now) {
     next = std::min(next, ch.active ? ch.expires : freed);
     ++it;
   }
-  Schedule(a, next);
-}
-
-void TurnServer::Impl::ExpireReservations(absl::Time now) {
-  while (!reservation_fifo.empty() && reservation_fifo.front().first <= now) {
-    const uint64_t token = reservation_fifo.front().second;
-    reservation_fifo.pop_front();
-    auto it = reservations.find(token);
-    // Redeemed tokens are gone from the map already.
-    if (it != reservations.end() && it->second.expires <= now) {
-      reservations.erase(it);
-      --counters.reservations_active;
-      host->ReleaseReservation(token);
-    }
-  }
+  Schedule(a, next, now);
 }
 
 void TurnServer::Impl::HandleTimeout(absl::Time now) {
-  while (!timers.empty() && timers.top().at <= now) {
-    const Timer t = timers.top();
-    timers.pop();
-    Allocation* a = table.FindById(t.allocation_id);
-    if (a == nullptr || a->timer_at != t.at) continue;  // stale entry
-    a->timer_at = absl::InfiniteFuture();
-    Sweep(*a, now);
-  }
+  timers.Advance(now, [this, now](TimerWheel::Node* node) {
+    Allocation* a = table.FindById(node->key);
+    assert(a != nullptr && &a->timer == node && "a deleted allocation's timer is cancelled");
+    if (a != nullptr) Sweep(*a, now);
+  });
   cache.Expire(now);
-  ExpireReservations(now);
 }
 
 absl::Time TurnServer::Impl::NextTimeout() const {
-  absl::Time next = cache.NextExpiry();
-  if (!timers.empty()) next = std::min(next, timers.top().at);
-  if (!reservation_fifo.empty()) next = std::min(next, reservation_fifo.front().first);
-  return next;
+  return std::min(cache.NextExpiry(), timers.NextDeadline());
 }
 
 // ---- public API ----

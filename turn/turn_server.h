@@ -17,7 +17,9 @@
 #include "absl/time/time.h"
 #include "stun/address.h"
 #include "turn/auth.h"
+#include "turn/counters.h"
 #include "turn/peer_policy.h"
+#include "turn/quota_ledger.h"
 #include "turn/types.h"
 
 namespace uturn::turn {
@@ -50,6 +52,12 @@ struct TurnConfig {
   uint32_t user_quota = 0;
   uint32_t total_quota = 0;
   uint64_t max_bps = 0;
+  // Where allocations are counted against the quotas. nullptr: a ledger of
+  // this core's own with user_quota/total_quota (quotas per shard). Shards
+  // that share one ledger share the quotas; its own limits then apply and
+  // user_quota/total_quota are ignored. The core releases what it acquired,
+  // also when it is destroyed with allocations still live.
+  std::shared_ptr<QuotaLedger> quota_ledger;
   // Bounds per allocation, to keep memory per allocation small and bounded.
   uint32_t max_permissions = 64;
   uint32_t max_channels = 64;
@@ -76,7 +84,12 @@ class TurnHost {
     stun::Family family = stun::Family::kIPv4;
     bool even_port = false;        // RFC 8656 §7.2 EVEN-PORT
     bool reserve_next = false;     // EVEN-PORT R bit: hold port+1 too
-    // RFC 8656 §7.2 RESERVATION-TOKEN: open the port reserved earlier.
+    // RFC 8656 §7.2 RESERVATION-TOKEN: open the port reserved earlier. The
+    // host alone judges the token (it may come from another shard's
+    // Allocate): unknown, expired or used → kBadReservation (508). Tokens
+    // are single use whatever the outcome. With a token, `family` is only a
+    // hint (the client cannot name one, §7.2): the host opens the reserved
+    // port in its own family and the core takes it from `advertised`.
     std::optional<uint64_t> reservation_token;
   };
   struct Relay {
@@ -94,9 +107,8 @@ class TurnHost {
   // Opens a relay socket. Packets from peers on it arrive via OnPeerPacket.
   virtual std::variant<Relay, RelayError> OpenRelay(const RelayRequest& request) = 0;
   virtual void CloseRelay(RelayId id) = 0;
-  // The port held for `token` is no longer needed: the reservation expired
-  // (RFC 8656 §7.2: about 30 s) without being redeemed. Default: nothing.
-  virtual void ReleaseReservation(uint64_t token) { (void)token; }
+  // (Reservations granted through Relay::reservation_token are the host's
+  // to expire, RFC 8656 §7.2: about 30 s; the core keeps no table of them.)
 
   // Sends to a client on `tuple`. `bytes` is only valid during the call; the
   // host copies it, unless it lies inside the packet buffer the host passed
@@ -105,25 +117,6 @@ class TurnHost {
   // Sends a payload from a relay socket to a peer (same validity rule).
   virtual void SendToPeer(RelayId relay, const stun::SocketAddress& peer,
                           std::span<const uint8_t> payload, bool dont_fragment) = 0;
-};
-
-// Plain counters, read by the metrics collector (issue 4) and by tests.
-struct TurnCounters {
-  uint64_t allocations_active = 0, allocations_created = 0, allocations_expired = 0,
-           allocations_deleted = 0;
-  uint64_t permissions_active = 0, channels_active = 0;
-  uint64_t requests = 0, responses_success = 0, responses_error = 0;
-  uint64_t retransmits_answered_from_cache = 0;
-  uint64_t auth_failures = 0;
-  uint64_t packets_to_peer = 0, bytes_to_peer = 0, packets_to_client = 0, bytes_to_client = 0;
-  uint64_t dropped_no_permission = 0, dropped_peer_policy = 0, dropped_bandwidth = 0,
-           dropped_no_allocation = 0, dropped_malformed = 0;
-  // Binding (RFC 8489 §6.3), answered by the core's StunResponder.
-  uint64_t binding_success = 0, binding_errors = 0, binding_indications = 0,
-           binding_dropped = 0;
-  uint64_t reservations_active = 0;
-  // Responses by code: index = code - 300 for 300..599, counted when sent.
-  std::array<uint64_t, 300> error_codes{};
 };
 
 class TurnServer {
@@ -145,9 +138,13 @@ class TurnServer {
   void OnPeerPacket(RelayId relay, const stun::SocketAddress& peer, std::span<uint8_t> packet,
                     absl::Time now);
 
-  // Expire allocations, permissions, channels, reservations and cached
-  // responses. Call at or after NextTimeout().
+  // Expire allocations, permissions, channels and cached responses. Call at
+  // or after NextTimeout().
   void HandleTimeout(absl::Time now);
+  // Never later than the earliest deadline. For deadlines further than the
+  // timer wheel's first level (0.64 s) it is the start of the wheel slot
+  // holding them: HandleTimeout then only moves them to a finer slot, and
+  // the next NextTimeout is later (at most a few such wake-ups per timer).
   absl::Time NextTimeout() const;
 
   // SIGHUP: new users/secrets; live allocations keep their keys.

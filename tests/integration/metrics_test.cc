@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <map>
 #include <optional>
 #include <string>
@@ -99,14 +100,33 @@ class MetricsTest : public TurnServerTest {
 TEST_F(MetricsTest, ExposesEveryFamilyAtZeroAndTheBackend) {
   StartWithMetrics({"--relay-threads", "2"});
   auto s = Scrape();
-  EXPECT_EQ(s["uturn_io_backend_info{backend=\"io_uring\"}"], 1);
+  // The backend the server runs: the one asked for, or under auto io_uring
+  // where it works and epoll where not; exactly one series either way.
+  const char* asked = std::getenv("UTURN_TEST_IO_BACKEND");
+  const std::string epoll = "uturn_io_backend_info{backend=\"epoll\"}";
+  const std::string uring = "uturn_io_backend_info{backend=\"io_uring\"}";
+  if (asked != nullptr && std::string(asked) == "epoll") {
+    EXPECT_EQ(s[epoll], 1);
+    EXPECT_EQ(s.count(uring), 0u);
+  } else {
+    EXPECT_EQ(s.count(epoll) + s.count(uring), 1u);
+    EXPECT_EQ(s[epoll] + s[uring], 1);
+  }
   EXPECT_EQ(s["uturn_shards"], 2);
   for (const char* series : {
            "uturn_allocations_active", "uturn_allocations_created_total",
            "uturn_allocations_expired_total", "uturn_allocations_deleted_total",
            "uturn_permissions_active", "uturn_channels_active",
-           "uturn_requests_total{method=\"turn\"}", "uturn_auth_failures_total",
-           "uturn_responses_total{method=\"turn\",code=\"437\"}",
+           "uturn_requests_total{method=\"allocate\"}",
+           "uturn_requests_total{method=\"binding\"}",
+           "uturn_auth_failures_total{reason=\"bad_integrity\"}",
+           "uturn_auth_failures_total{reason=\"stale_nonce\"}",
+           "uturn_responses_total{method=\"allocate\",code=\"200\"}",
+           "uturn_responses_total{method=\"refresh\",code=\"437\"}",
+           "uturn_responses_total{method=\"channel_bind\",code=\"508\"}",
+           "uturn_quota_rejections_total{quota=\"user\"}",
+           "uturn_quota_rejections_total{quota=\"total\"}",
+           "uturn_client_messages_total{kind=\"channel_data\"}",
            "uturn_relayed_packets_total{direction=\"to_peer\"}",
            "uturn_relayed_bytes_total{direction=\"to_client\"}",
            "uturn_dropped_packets_total{reason=\"no_permission\"}",
@@ -167,10 +187,19 @@ TEST_F(MetricsTest, CountersMoveWhenTrafficIsRelayed) {
   EXPECT_EQ(m["uturn_relayed_bytes_total{direction=\"to_client\"}"], kDown * payload.size());
   EXPECT_EQ(m["uturn_dropped_packets_total{reason=\"no_permission\"}"], 1);
   // Allocate twice (challenge, then authenticated) and ChannelBind.
-  EXPECT_EQ(m["uturn_requests_total{method=\"turn\"}"], 3);
-  EXPECT_EQ(m["uturn_responses_total{method=\"turn\",code=\"401\"}"], 1);
-  EXPECT_EQ(m["uturn_responses_total{method=\"turn\",code=\"200\"}"], 2);
-  EXPECT_EQ(m["uturn_auth_failures_total"], 0);  // a challenge is not a failure
+  EXPECT_EQ(m["uturn_requests_total{method=\"allocate\"}"], 2);
+  EXPECT_EQ(m["uturn_requests_total{method=\"channel_bind\"}"], 1);
+  EXPECT_EQ(m["uturn_requests_total{method=\"refresh\"}"], 0);
+  EXPECT_EQ(m["uturn_responses_total{method=\"allocate\",code=\"401\"}"], 1);
+  EXPECT_EQ(m["uturn_responses_total{method=\"allocate\",code=\"200\"}"], 1);
+  EXPECT_EQ(m["uturn_responses_total{method=\"channel_bind\",code=\"200\"}"], 1);
+  EXPECT_EQ(m["uturn_client_messages_total{kind=\"channel_data\"}"], kUp);
+  // A challenge is not a failure: every reason stays at 0.
+  for (const auto& [series, value] : m) {
+    if (series.rfind("uturn_auth_failures_total{", 0) == 0) {
+      EXPECT_EQ(value, 0) << series;
+    }
+  }
   EXPECT_GE(m["uturn_metrics_publications_total"], 1);
 }
 
@@ -185,12 +214,35 @@ TEST_F(MetricsTest, WrongPasswordCountsAnAuthFailure) {
   const auto deadline = Clock::now() + std::chrono::seconds(10);
   while (Clock::now() < deadline) {
     m = Scrape();
-    if (m["uturn_auth_failures_total"] >= 1) break;
+    if (m["uturn_auth_failures_total{reason=\"bad_integrity\"}"] >= 1) break;
     std::this_thread::sleep_for(milliseconds(100));  // next publication, polled
   }
-  EXPECT_EQ(m["uturn_auth_failures_total"], 1);
+  EXPECT_EQ(m["uturn_auth_failures_total{reason=\"bad_integrity\"}"], 1);
+  EXPECT_EQ(m["uturn_auth_failures_total{reason=\"unknown_user\"}"], 0);
   EXPECT_EQ(m["uturn_allocations_created_total"], 0);
-  EXPECT_EQ(m["uturn_responses_total{method=\"turn\",code=\"401\"}"], 2);
+  // The challenge and the refusal.
+  EXPECT_EQ(m["uturn_responses_total{method=\"allocate\",code=\"401\"}"], 2);
+  EXPECT_EQ(m["uturn_responses_total{method=\"allocate\",code=\"200\"}"], 0);
+}
+
+TEST_F(MetricsTest, QuotaRefusalsAreCountedByQuota) {
+  StartWithMetrics({"--user-quota", "1"});
+  TurnSession first(udp_, TurnConfigFor("u", "p"));
+  ASSERT_EQ(first.Allocate()->kind, TurnEvent::Kind::kAllocated);
+  TurnSession second(udp_, TurnConfigFor("u", "p"));
+  const auto ev = second.Allocate();
+  ASSERT_TRUE(ev.has_value());
+  ASSERT_EQ(ev->error_code, 486);
+  std::map<std::string, double> m;
+  const auto deadline = Clock::now() + std::chrono::seconds(10);
+  while (Clock::now() < deadline) {
+    m = Scrape();
+    if (m["uturn_quota_rejections_total{quota=\"user\"}"] >= 1) break;
+    std::this_thread::sleep_for(milliseconds(100));  // next publication, polled
+  }
+  EXPECT_EQ(m["uturn_quota_rejections_total{quota=\"user\"}"], 1);
+  EXPECT_EQ(m["uturn_quota_rejections_total{quota=\"total\"}"], 0);
+  EXPECT_EQ(m["uturn_responses_total{method=\"allocate\",code=\"486\"}"], 1);
 }
 
 TEST(MetricsOff, NoExporterWithoutTheFlag) {

@@ -8,6 +8,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <set>
@@ -49,80 +51,75 @@ double Value(const std::vector<MetricFamily>& families, const std::string& name,
   return -1;
 }
 
-// Every Stat set to a distinct value: base * (index + 1).
+using turn::AuthFailure;
+using turn::CountedMethod;
+using turn::ResponseColumn;
+
+std::array<uint64_t, kShardCounterWords> Words(const ShardCounters& s) {
+  std::array<uint64_t, kShardCounterWords> w{};
+  std::memcpy(w.data(), &s, sizeof s);
+  return w;
+}
+
+// Every word of the struct set to base * (index + 1).
 ShardCounters Distinct(uint64_t base) {
+  std::array<uint64_t, kShardCounterWords> w{};
+  for (size_t i = 0; i < w.size(); ++i) w[i] = base * (i + 1);
   ShardCounters s;
-  for (size_t i = 0; i < kStatCount; ++i) s.scalar[i] = base * (i + 1);
+  std::memcpy(static_cast<void*>(&s), w.data(), sizeof s);
   return s;
 }
 
-TEST(MakeShardCounters, MapsEveryCoreAndDriverField) {
+std::set<std::string> LabelValues(const std::vector<MetricFamily>& f, const std::string& family,
+                                  const std::string& label) {
+  std::set<std::string> out;
+  const MetricFamily* fam = Find(f, family);
+  if (fam == nullptr) return out;
+  for (const auto& m : fam->metric) {
+    for (const auto& l : m.label) {
+      if (l.name == label) out.insert(l.value);
+    }
+  }
+  return out;
+}
+
+TEST(MakeShardCounters, CarriesTheCoreAndTheDriverCounters) {
   turn::TurnCounters c;
-  c.allocations_active = 1;
   c.allocations_created = 2;
-  c.allocations_expired = 3;
-  c.allocations_deleted = 4;
-  c.permissions_active = 5;
-  c.channels_active = 6;
-  c.requests = 7;
-  c.responses_success = 8;
-  c.responses_error = 9;
-  c.auth_failures = 10;
-  c.packets_to_peer = 11;
-  c.bytes_to_peer = 12;
-  c.packets_to_client = 13;
-  c.bytes_to_client = 14;
-  c.dropped_no_permission = 15;
-  c.dropped_peer_policy = 16;
-  c.dropped_bandwidth = 17;
-  c.dropped_no_allocation = 18;
-  c.dropped_malformed = 19;
-  c.binding_success = 20;
-  c.binding_errors = 21;
-  c.binding_indications = 22;
-  c.binding_dropped = 23;
   c.error_codes[437 - 300] = 24;
+  c.requests_by_method[static_cast<size_t>(CountedMethod::kRefresh)] = 5;
+  c.auth_failures_by_reason[static_cast<size_t>(AuthFailure::kBadIntegrity)] = 6;
+  c.quota_rejections_user = 7;
   const ShardCounters s = MakeShardCounters(c, DriverDrops{25, 26, 27});
-  EXPECT_EQ(s[Stat::kAllocationsActive], 1u);
-  EXPECT_EQ(s[Stat::kAllocationsCreated], 2u);
-  EXPECT_EQ(s[Stat::kAllocationsExpired], 3u);
-  EXPECT_EQ(s[Stat::kAllocationsDeleted], 4u);
-  EXPECT_EQ(s[Stat::kPermissionsActive], 5u);
-  EXPECT_EQ(s[Stat::kChannelsActive], 6u);
-  EXPECT_EQ(s[Stat::kRequestsTurn], 7u);
-  EXPECT_EQ(s[Stat::kResponsesTurnSuccess], 8u);
-  EXPECT_EQ(s[Stat::kAuthFailures], 10u);
-  EXPECT_EQ(s[Stat::kPacketsToPeer], 11u);
-  EXPECT_EQ(s[Stat::kBytesToPeer], 12u);
-  EXPECT_EQ(s[Stat::kPacketsToClient], 13u);
-  EXPECT_EQ(s[Stat::kBytesToClient], 14u);
-  EXPECT_EQ(s[Stat::kDroppedNoPermission], 15u);
-  EXPECT_EQ(s[Stat::kDroppedPeerPolicy], 16u);
-  EXPECT_EQ(s[Stat::kDroppedBandwidth], 17u);
-  EXPECT_EQ(s[Stat::kDroppedNoAllocation], 18u);
-  EXPECT_EQ(s[Stat::kDroppedMalformed], 19u);
-  EXPECT_EQ(s[Stat::kResponsesBindingSuccess], 20u);
-  EXPECT_EQ(s[Stat::kResponsesBindingError], 21u);
-  EXPECT_EQ(s[Stat::kRequestsBinding], 41u);  // answered Binding requests: 20 + 21
-  EXPECT_EQ(s.error_codes[437 - 300], 24u);
-  EXPECT_EQ(s[Stat::kDroppedNoBuffers], 25u);
-  EXPECT_EQ(s[Stat::kDroppedTruncated], 26u);
-  EXPECT_EQ(s[Stat::kDroppedNoSendSlot], 27u);
+  EXPECT_EQ(s.core.allocations_created, 2u);
+  EXPECT_EQ(s.core.error_codes[437 - 300], 24u);
+  EXPECT_EQ(s.core.requests_by_method[static_cast<size_t>(CountedMethod::kRefresh)], 5u);
+  EXPECT_EQ(s.core.auth_failures_by_reason[static_cast<size_t>(AuthFailure::kBadIntegrity)], 6u);
+  EXPECT_EQ(s.core.quota_rejections_user, 7u);
+  EXPECT_EQ(s.driver.no_buffers, 25u);
+  EXPECT_EQ(s.driver.truncated, 26u);
+  EXPECT_EQ(s.driver.no_send_slot, 27u);
+}
+
+TEST(ShardCounters, SumAddsEveryWord) {
+  ShardCounters a = Distinct(1);
+  a += Distinct(10);
+  const auto w = Words(a);
+  for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(w[i], 11 * (i + 1)) << i;
+  // Spot checks through the named fields, at both ends of the struct.
+  EXPECT_EQ(a.core.allocations_active, 11u);
+  EXPECT_EQ(a.driver.no_send_slot, 11u * kShardCounterWords);
 }
 
 TEST(CounterSlot, StartsAtZeroAndReadsBackWhatWasPublished) {
   CounterSlot slot;
   EXPECT_EQ(slot.publications(), 0u);
-  EXPECT_EQ(slot.Read().scalar, ShardCounters{}.scalar);
-  ShardCounters s = Distinct(3);
-  s.error_codes[0] = 5;
-  s.error_codes[kErrorCodeCount - 1] = 6;
+  EXPECT_EQ(Words(slot.Read()), Words(ShardCounters{}));
+  const ShardCounters s = Distinct(3);
   slot.Publish(s);
   slot.Publish(s);
   EXPECT_EQ(slot.publications(), 2u);
-  const ShardCounters r = slot.Read();
-  EXPECT_EQ(r.scalar, s.scalar);
-  EXPECT_EQ(r.error_codes, s.error_codes);
+  EXPECT_EQ(Words(slot.Read()), Words(s));
 }
 
 TEST(CounterSlot, PublishIfDuePublishesAtMostOncePerInterval) {
@@ -131,7 +128,7 @@ TEST(CounterSlot, PublishIfDuePublishesAtMostOncePerInterval) {
   auto read = [&] {
     ++reads;
     ShardCounters s;
-    s[Stat::kAllocationsCreated] = static_cast<uint64_t>(reads);
+    s.core.allocations_created = static_cast<uint64_t>(reads);
     return s;
   };
   constexpr int64_t kI = CounterSlot::kPublishIntervalNs;
@@ -142,7 +139,7 @@ TEST(CounterSlot, PublishIfDuePublishesAtMostOncePerInterval) {
   EXPECT_EQ(slot.publications(), 1u);
   slot.PublishIfDue(5 + kI, read);
   EXPECT_EQ(reads, 2);
-  EXPECT_EQ(slot.Read()[Stat::kAllocationsCreated], 2u);
+  EXPECT_EQ(slot.Read().core.allocations_created, 2u);
   // A long idle gap publishes once, then the interval restarts from there.
   slot.PublishIfDue(100 * kI, read);
   slot.PublishIfDue(100 * kI + 1, read);
@@ -152,10 +149,10 @@ TEST(CounterSlot, PublishIfDuePublishesAtMostOncePerInterval) {
 TEST(CounterSlot, PublishIfDueWithTheRealClockPublishesTheFirstTime) {
   CounterSlot slot;
   ShardCounters s;
-  s[Stat::kChannelsActive] = 8;
+  s.core.channels_active = 8;
   slot.PublishIfDue([&] { return s; });
   EXPECT_EQ(slot.publications(), 1u);
-  EXPECT_EQ(slot.Read()[Stat::kChannelsActive], 8u);
+  EXPECT_EQ(slot.Read().core.channels_active, 8u);
 }
 
 TEST(CounterSlot, ReaderOnAnotherThreadSeesOnlyPublishedValues) {
@@ -165,20 +162,22 @@ TEST(CounterSlot, ReaderOnAnotherThreadSeesOnlyPublishedValues) {
   constexpr uint64_t kLast = 2000;
   std::thread writer([&] {
     for (uint64_t n = 1; n <= kLast; ++n) {
+      std::array<uint64_t, kShardCounterWords> w;
+      w.fill(n);
       ShardCounters s;
-      s.scalar.fill(n);
+      std::memcpy(static_cast<void*>(&s), w.data(), sizeof s);
       slot.Publish(s);
     }
   });
   uint64_t previous = 0;
   while (slot.publications() < kLast) {
-    const uint64_t v = slot.Read()[Stat::kPacketsToPeer];
+    const uint64_t v = slot.Read().core.packets_to_peer;
     EXPECT_GE(v, previous);  // one writer: values never go back
     EXPECT_LE(v, kLast);
     previous = v;
   }
   writer.join();
-  EXPECT_EQ(slot.Read()[Stat::kBytesToClient], kLast);
+  EXPECT_EQ(slot.Read().driver.no_send_slot, kLast);
 }
 
 TEST(MetricsCollector, NamesTypesAndHelpFollowPrometheusConventions) {
@@ -193,8 +192,15 @@ TEST(MetricsCollector, NamesTypesAndHelpFollowPrometheusConventions) {
     const bool total = f.name.size() > 6 && f.name.substr(f.name.size() - 6) == "_total";
     EXPECT_EQ(total, f.type == MetricType::Counter) << f.name;
     EXPECT_TRUE(f.type == MetricType::Counter || f.type == MetricType::Gauge) << f.name;
+    std::set<std::vector<std::pair<std::string, std::string>>> label_sets;
     for (const auto& m : f.metric) {
-      for (const auto& l : m.label) EXPECT_TRUE(prometheus::CheckLabelName(l.name)) << l.name;
+      std::vector<std::pair<std::string, std::string>> labels;
+      for (const auto& l : m.label) {
+        EXPECT_TRUE(prometheus::CheckLabelName(l.name)) << l.name;
+        EXPECT_FALSE(l.value.empty()) << f.name << " " << l.name;
+        labels.emplace_back(l.name, l.value);
+      }
+      EXPECT_TRUE(label_sets.insert(labels).second) << "series twice in " << f.name;
     }
   }
   const std::set<std::string> expected = {
@@ -202,10 +208,11 @@ TEST(MetricsCollector, NamesTypesAndHelpFollowPrometheusConventions) {
       "uturn_allocations_expired_total", "uturn_allocations_deleted_total",
       "uturn_permissions_active",        "uturn_channels_active",
       "uturn_requests_total",            "uturn_responses_total",
-      "uturn_auth_failures_total",       "uturn_relayed_packets_total",
-      "uturn_relayed_bytes_total",       "uturn_dropped_packets_total",
-      "uturn_io_backend_info",           "uturn_shards",
-      "uturn_metrics_publications_total"};
+      "uturn_client_messages_total",     "uturn_retransmissions_answered_total",
+      "uturn_auth_failures_total",       "uturn_quota_rejections_total",
+      "uturn_relayed_packets_total",     "uturn_relayed_bytes_total",
+      "uturn_dropped_packets_total",     "uturn_io_backend_info",
+      "uturn_shards",                    "uturn_metrics_publications_total"};
   EXPECT_EQ(names, expected);
 }
 
@@ -216,95 +223,147 @@ TEST(MetricsCollector, NoSourcesGivesZerosTheBackendAndNoShards) {
   EXPECT_EQ(Value(f, "uturn_io_backend_info", {{"backend", "epoll"}}), 1);
   EXPECT_EQ(Value(f, "uturn_allocations_active"), 0);
   EXPECT_EQ(Value(f, "uturn_relayed_packets_total", {{"direction", "to_peer"}}), 0);
+  EXPECT_EQ(Value(f, "uturn_requests_total", {{"method", "allocate"}}), 0);
+  EXPECT_EQ(Value(f, "uturn_auth_failures_total", {{"reason", "bad_integrity"}}), 0);
+  EXPECT_EQ(Value(f, "uturn_quota_rejections_total", {{"quota", "user"}}), 0);
   EXPECT_EQ(Value(f, "uturn_metrics_publications_total"), 0);
 }
 
-TEST(MetricsCollector, DropReasonsAndDirectionsAreExactlyTheDocumentedOnes) {
+TEST(MetricsCollector, LabelValuesAreExactlyTheDocumentedOnes) {
   MetricsCollector collector("io_uring");
   const auto f = collector.Collect();
-  auto label_values = [&](const std::string& family, const std::string& label) {
-    std::set<std::string> out;
-    for (const auto& m : Find(f, family)->metric) {
-      for (const auto& l : m.label) {
-        if (l.name == label) out.insert(l.value);
-      }
-    }
-    return out;
-  };
-  EXPECT_EQ(label_values("uturn_dropped_packets_total", "reason"),
+  EXPECT_EQ(LabelValues(f, "uturn_dropped_packets_total", "reason"),
             (std::set<std::string>{"no_permission", "peer_policy", "bandwidth", "no_allocation",
                                    "malformed", "no_buffer", "truncated", "no_send_slot"}));
-  EXPECT_EQ(label_values("uturn_relayed_bytes_total", "direction"),
+  EXPECT_EQ(LabelValues(f, "uturn_relayed_bytes_total", "direction"),
             (std::set<std::string>{"to_peer", "to_client"}));
-  EXPECT_EQ(label_values("uturn_requests_total", "method"),
-            (std::set<std::string>{"binding", "turn"}));
+  EXPECT_EQ(LabelValues(f, "uturn_requests_total", "method"),
+            (std::set<std::string>{"binding", "allocate", "refresh", "create_permission",
+                                   "channel_bind"}));
+  EXPECT_EQ(LabelValues(f, "uturn_responses_total", "method"),
+            (std::set<std::string>{"binding", "allocate", "refresh", "create_permission",
+                                   "channel_bind"}));
+  std::set<std::string> codes = {"200"};
+  for (int code : WellKnownErrorCodes()) codes.insert(std::to_string(code));
+  EXPECT_EQ(LabelValues(f, "uturn_responses_total", "code"), codes);
+  EXPECT_EQ(LabelValues(f, "uturn_auth_failures_total", "reason"),
+            (std::set<std::string>{"missing_credentials", "malformed_credentials",
+                                   "bad_password_algorithm", "wrong_realm", "bad_nonce",
+                                   "stale_nonce", "unknown_user", "bad_integrity",
+                                   "no_sha256_key", "rest_expired", "rest_malformed",
+                                   "wrong_credentials"}));
+  EXPECT_EQ(LabelValues(f, "uturn_quota_rejections_total", "quota"),
+            (std::set<std::string>{"user", "total"}));
+  EXPECT_EQ(LabelValues(f, "uturn_client_messages_total", "kind"),
+            (std::set<std::string>{"send_indication", "channel_data", "binding_indication"}));
 }
 
+// Three fake shards with every word distinct (1x, 10x, 100x): each series
+// is the sum of its own field.
 TEST(MetricsCollector, SumsEverySeriesOverSeveralShards) {
   MetricsCollector collector("io_uring");
-  // Three fake shards with values 1x, 10x and 100x the Stat's index + 1.
   for (uint64_t base : {1u, 10u, 100u}) {
     collector.AddSource({[base] { return Distinct(base); }, [base] { return base; }});
   }
   const auto f = collector.Collect();
-  auto expect = [](Stat s) { return static_cast<double>(111 * (static_cast<size_t>(s) + 1)); };
+  ShardCounters sum = Distinct(1);
+  sum += Distinct(10);
+  sum += Distinct(100);
+  const turn::TurnCounters& c = sum.core;
+  auto d = [](uint64_t v) { return static_cast<double>(v); };
   EXPECT_EQ(Value(f, "uturn_shards"), 3);
   EXPECT_EQ(Value(f, "uturn_metrics_publications_total"), 111);
-  EXPECT_EQ(Value(f, "uturn_allocations_active"), expect(Stat::kAllocationsActive));
-  EXPECT_EQ(Value(f, "uturn_allocations_created_total"), expect(Stat::kAllocationsCreated));
-  EXPECT_EQ(Value(f, "uturn_allocations_expired_total"), expect(Stat::kAllocationsExpired));
-  EXPECT_EQ(Value(f, "uturn_allocations_deleted_total"), expect(Stat::kAllocationsDeleted));
-  EXPECT_EQ(Value(f, "uturn_permissions_active"), expect(Stat::kPermissionsActive));
-  EXPECT_EQ(Value(f, "uturn_channels_active"), expect(Stat::kChannelsActive));
-  EXPECT_EQ(Value(f, "uturn_requests_total", {{"method", "binding"}}),
-            expect(Stat::kRequestsBinding));
-  EXPECT_EQ(Value(f, "uturn_requests_total", {{"method", "turn"}}), expect(Stat::kRequestsTurn));
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "binding"}, {"code", "200"}}),
-            expect(Stat::kResponsesBindingSuccess));
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "binding"}, {"code", "4xx"}}),
-            expect(Stat::kResponsesBindingError));
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "turn"}, {"code", "200"}}),
-            expect(Stat::kResponsesTurnSuccess));
-  EXPECT_EQ(Value(f, "uturn_auth_failures_total"), expect(Stat::kAuthFailures));
+  EXPECT_EQ(Value(f, "uturn_allocations_active"), d(c.allocations_active));
+  EXPECT_EQ(Value(f, "uturn_allocations_created_total"), d(c.allocations_created));
+  EXPECT_EQ(Value(f, "uturn_allocations_expired_total"), d(c.allocations_expired));
+  EXPECT_EQ(Value(f, "uturn_allocations_deleted_total"), d(c.allocations_deleted));
+  EXPECT_EQ(Value(f, "uturn_permissions_active"), d(c.permissions_active));
+  EXPECT_EQ(Value(f, "uturn_channels_active"), d(c.channels_active));
+  EXPECT_EQ(Value(f, "uturn_retransmissions_answered_total"),
+            d(c.retransmits_answered_from_cache));
+  EXPECT_EQ(Value(f, "uturn_client_messages_total", {{"kind", "send_indication"}}),
+            d(c.send_indications));
+  EXPECT_EQ(Value(f, "uturn_client_messages_total", {{"kind", "channel_data"}}),
+            d(c.channel_data));
+  EXPECT_EQ(Value(f, "uturn_client_messages_total", {{"kind", "binding_indication"}}),
+            d(c.binding_indications));
+  EXPECT_EQ(Value(f, "uturn_quota_rejections_total", {{"quota", "user"}}),
+            d(c.quota_rejections_user));
+  EXPECT_EQ(Value(f, "uturn_quota_rejections_total", {{"quota", "total"}}),
+            d(c.quota_rejections_total));
   EXPECT_EQ(Value(f, "uturn_relayed_packets_total", {{"direction", "to_peer"}}),
-            expect(Stat::kPacketsToPeer));
+            d(c.packets_to_peer));
   EXPECT_EQ(Value(f, "uturn_relayed_packets_total", {{"direction", "to_client"}}),
-            expect(Stat::kPacketsToClient));
+            d(c.packets_to_client));
   EXPECT_EQ(Value(f, "uturn_relayed_bytes_total", {{"direction", "to_peer"}}),
-            expect(Stat::kBytesToPeer));
+            d(c.bytes_to_peer));
   EXPECT_EQ(Value(f, "uturn_relayed_bytes_total", {{"direction", "to_client"}}),
-            expect(Stat::kBytesToClient));
-  const std::pair<const char*, Stat> drops[] = {
-      {"no_permission", Stat::kDroppedNoPermission}, {"peer_policy", Stat::kDroppedPeerPolicy},
-      {"bandwidth", Stat::kDroppedBandwidth},        {"no_allocation", Stat::kDroppedNoAllocation},
-      {"malformed", Stat::kDroppedMalformed},        {"no_buffer", Stat::kDroppedNoBuffers},
-      {"truncated", Stat::kDroppedTruncated},        {"no_send_slot", Stat::kDroppedNoSendSlot}};
-  for (const auto& [reason, stat] : drops) {
-    EXPECT_EQ(Value(f, "uturn_dropped_packets_total", {{"reason", reason}}), expect(stat))
+            d(c.bytes_to_client));
+  const std::pair<const char*, uint64_t> drops[] = {
+      {"no_permission", c.dropped_no_permission}, {"peer_policy", c.dropped_peer_policy},
+      {"bandwidth", c.dropped_bandwidth},         {"no_allocation", c.dropped_no_allocation},
+      {"malformed", c.dropped_malformed},         {"no_buffer", sum.driver.no_buffers},
+      {"truncated", sum.driver.truncated},        {"no_send_slot", sum.driver.no_send_slot}};
+  for (const auto& [reason, v] : drops) {
+    EXPECT_EQ(Value(f, "uturn_dropped_packets_total", {{"reason", reason}}), d(v)) << reason;
+  }
+  for (size_t m = 0; m < turn::kCountedMethodCount; ++m) {
+    const auto method = static_cast<CountedMethod>(m);
+    const std::string name(turn::CountedMethodName(method));
+    if (method != CountedMethod::kOther) {
+      EXPECT_EQ(Value(f, "uturn_requests_total", {{"method", name}}), d(c.requests_by_method[m]))
+          << name;
+    }
+    EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", name}, {"code", "200"}}),
+              d(c.responses[m][turn::kSuccessColumn]))
+        << name;
+    for (int code : WellKnownErrorCodes()) {
+      EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", name}, {"code", std::to_string(code)}}),
+                d(c.responses[m][ResponseColumn(code)]))
+          << name << " " << code;
+    }
+    EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", name}, {"code", "other"}}),
+              d(c.responses[m][turn::kOtherCodeColumn]))
+        << name;
+  }
+  for (size_t r = 1; r < turn::kAuthFailureCount; ++r) {
+    const std::string reason(turn::AuthFailureName(static_cast<AuthFailure>(r)));
+    EXPECT_EQ(Value(f, "uturn_auth_failures_total", {{"reason", reason}}),
+              d(c.auth_failures_by_reason[r]))
         << reason;
   }
 }
 
-TEST(MetricsCollector, ErrorCodesWellKnownAlwaysOthersOnceSeenSummed) {
+TEST(MetricsCollector, ResponsesWellKnownAlwaysOthersOnceSeenSummed) {
   MetricsCollector collector("io_uring");
   ShardCounters a, b;
-  a.error_codes[401 - 300] = 2;
-  b.error_codes[401 - 300] = 3;
-  b.error_codes[599 - 300] = 7;  // not a code the core sends today
+  const size_t allocate = static_cast<size_t>(CountedMethod::kAllocate);
+  const size_t other = static_cast<size_t>(CountedMethod::kOther);
+  a.core.responses[allocate][ResponseColumn(401)] = 2;
+  b.core.responses[allocate][ResponseColumn(401)] = 3;
+  b.core.responses[allocate][turn::kOtherCodeColumn] = 7;  // a code outside the list
   collector.AddSource({[a] { return a; }, {}});
   collector.AddSource({[b] { return b; }, {}});
   auto f = collector.Collect();
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "turn"}, {"code", "401"}}), 5);
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "turn"}, {"code", "599"}}), 7);
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "allocate"}, {"code", "401"}}), 5);
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "allocate"}, {"code", "other"}}), 7);
   for (int code : WellKnownErrorCodes()) {
     if (code == 401) continue;
-    EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "turn"}, {"code", std::to_string(code)}}),
-              0)
+    EXPECT_EQ(
+        Value(f, "uturn_responses_total", {{"method", "refresh"}, {"code", std::to_string(code)}}),
+        0)
         << code;
   }
-  // A code never sent and not well known has no series.
-  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "turn"}, {"code", "598"}}), -1);
-  // Sources without a publication count add nothing to it.
+  // Unused "other" column or method row: no series.
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "refresh"}, {"code", "other"}}), -1);
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "other"}, {"code", "400"}}), -1);
+  // Once used, the "other" method row shows what it has.
+  ShardCounters c;
+  c.core.responses[other][ResponseColumn(400)] = 4;
+  collector.AddSource({[c] { return c; }, {}});
+  f = collector.Collect();
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "other"}, {"code", "400"}}), 4);
+  EXPECT_EQ(Value(f, "uturn_responses_total", {{"method", "other"}, {"code", "401"}}), -1);
   EXPECT_EQ(Value(f, "uturn_metrics_publications_total"), 0);
 }
 
@@ -315,9 +374,9 @@ TEST(MetricsCollector, ReadsSlotsAtScrapeTime) {
   collector.AddSlot(&s2);
   EXPECT_EQ(Value(collector.Collect(), "uturn_allocations_created_total"), 0);
   ShardCounters c;
-  c[Stat::kAllocationsCreated] = 4;
+  c.core.allocations_created = 4;
   s1.Publish(c);
-  c[Stat::kAllocationsCreated] = 9;
+  c.core.allocations_created = 9;
   s2.Publish(c);
   s2.Publish(c);
   const auto f = collector.Collect();
@@ -328,11 +387,18 @@ TEST(MetricsCollector, ReadsSlotsAtScrapeTime) {
 TEST(MetricsCollector, TextFormatHasTypesAndSeries) {
   MetricsCollector collector("io_uring");
   ShardCounters c;
-  c[Stat::kPacketsToPeer] = 42;
+  c.core.packets_to_peer = 42;
+  c.core.auth_failures_by_reason[static_cast<size_t>(AuthFailure::kBadIntegrity)] = 3;
   collector.AddSource({[c] { return c; }, {}});
   const std::string text = prometheus::TextSerializer().Serialize(collector.Collect());
   EXPECT_NE(text.find("# TYPE uturn_relayed_packets_total counter\n"), std::string::npos) << text;
   EXPECT_NE(text.find("uturn_relayed_packets_total{direction=\"to_peer\"} 42\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("uturn_auth_failures_total{reason=\"bad_integrity\"} 3\n"),
+            std::string::npos)
+      << text;
+  EXPECT_NE(text.find("uturn_responses_total{method=\"allocate\",code=\"200\"} 0\n"),
             std::string::npos)
       << text;
   EXPECT_NE(text.find("# TYPE uturn_allocations_active gauge\n"), std::string::npos);
@@ -401,7 +467,7 @@ std::string HttpGet(uint16_t port, const std::string& path) {
 TEST(MetricsExporter, ServesTheCollectorOnAnEphemeralPort) {
   auto collector = std::make_shared<MetricsCollector>("io_uring");
   ShardCounters c;
-  c[Stat::kAllocationsCreated] = 17;
+  c.core.allocations_created = 17;
   collector->AddSource({[c] { return c; }, {}});
   auto e = MetricsExporter::Start(stun::SocketAddress::V4({127, 0, 0, 1}, 0), collector);
   ASSERT_TRUE(e.ok()) << e.status();
@@ -416,9 +482,9 @@ TEST(Metrics, OneSlotPerShardSummedAndServed) {
   auto m = Metrics::Start(stun::SocketAddress::V4({127, 0, 0, 1}, 0), 2, "io_uring");
   ASSERT_TRUE(m.ok()) << m.status();
   ShardCounters c;
-  c[Stat::kPacketsToClient] = 5;
+  c.core.packets_to_client = 5;
   (*m)->slot(0)->Publish(c);
-  c[Stat::kPacketsToClient] = 6;
+  c.core.packets_to_client = 6;
   (*m)->slot(1)->Publish(c);
   const std::string reply = HttpGet((*m)->address().port, "/metrics");
   EXPECT_NE(reply.find("\nuturn_relayed_packets_total{direction=\"to_client\"} 11\n"),

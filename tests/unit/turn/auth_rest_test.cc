@@ -69,6 +69,7 @@ TEST(AuthRestTest, ExpiryBoundary) {
   const AuthResult r = RunRest(auth, kBob, kBobS3cretMd5, kExpiryTime + absl::Nanoseconds(1));
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "rest_expired");
+  EXPECT_EQ(r.failure, AuthFailure::kRestExpired);
   EXPECT_EQ(RunRest(auth, kBob, kBobS3cretMd5, kExpiryTime + absl::Hours(1)).kind,
             Kind::kUnauthorized);
 }
@@ -78,6 +79,7 @@ TEST(AuthRestTest, WrongSecretIsUnauthorized) {
   const AuthResult r = RunRest(auth, kBob, kBobS3cretMd5);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "bad_integrity");
+  EXPECT_EQ(r.failure, AuthFailure::kBadIntegrity);
 }
 
 TEST(AuthRestTest, EverySecretIsTriedForRotation) {
@@ -99,6 +101,7 @@ TEST(AuthRestTest, MalformedUsernamesAreUnauthorized) {
     const AuthResult r = RunRest(auth, name, kBobS3cretMd5);
     EXPECT_EQ(r.kind, Kind::kUnauthorized) << name;
     EXPECT_STREQ(r.reason, "rest_malformed") << name;
+    EXPECT_EQ(r.failure, AuthFailure::kRestMalformed) << name;
   }
 }
 
@@ -235,6 +238,7 @@ TEST(AuthReloadTest, KeepsNoncesAndReplacesUsers) {
   const AuthResult gone = auth.Authenticate(alice_req.view(), kClient, kT0);
   EXPECT_EQ(gone.kind, Kind::kUnauthorized);
   EXPECT_STREQ(gone.reason, "unknown_user");
+  EXPECT_EQ(gone.failure, AuthFailure::kUnknownUser);
 
   // printf 'carol:example.org:secret' | md5sum
   Creds carol = alice;
@@ -283,6 +287,7 @@ TEST(AuthReloadTest, Sha256ChoiceForAKeyOnlyUserIsUnauthorized) {
   const AuthResult r = auth.Authenticate(req.view(), kClient, kT0);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "no_sha256_key");
+  EXPECT_EQ(r.failure, AuthFailure::kNoSha256Key);
 }
 
 }  // namespace

@@ -54,6 +54,7 @@ class AuthTest : public ::testing::Test {
 TEST_F(AuthTest, Md5RequestIsAccepted) {
   const AuthResult r = Run(Alice());
   ASSERT_EQ(r.kind, Kind::kOk) << r.reason;
+  EXPECT_EQ(r.failure, AuthFailure::kNone);
   EXPECT_EQ(r.username, "alice");
   EXPECT_EQ(r.key.algorithm, PasswordAlgorithm::kMd5);
   EXPECT_EQ(KeyBytes(r.key), Hex(kAliceMd5));
@@ -105,6 +106,7 @@ TEST_F(AuthTest, WrongRealmIsUnauthorized) {
   const AuthResult r = Run(c);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "wrong_realm");
+  EXPECT_EQ(r.failure, AuthFailure::kWrongRealm);
 }
 
 TEST_F(AuthTest, UnknownUserIsUnauthorized) {
@@ -113,6 +115,7 @@ TEST_F(AuthTest, UnknownUserIsUnauthorized) {
   const AuthResult r = Run(c);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "unknown_user");
+  EXPECT_EQ(r.failure, AuthFailure::kUnknownUser);
 }
 
 TEST_F(AuthTest, WrongPasswordIsUnauthorized) {
@@ -121,6 +124,7 @@ TEST_F(AuthTest, WrongPasswordIsUnauthorized) {
   const AuthResult r = Run(c);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "bad_integrity");
+  EXPECT_EQ(r.failure, AuthFailure::kBadIntegrity);
   // Another user's key for alice's name fails too.
   Creds other = Alice();
   other.username = "bob";
@@ -185,6 +189,7 @@ TEST_F(AuthTest, NonceExpiresExactlyAtLifetime) {
   const AuthResult stale = Run(c, kClient, kT0 + lifetime);
   EXPECT_EQ(stale.kind, Kind::kStaleNonce);
   EXPECT_STREQ(stale.reason, "stale_nonce");
+  EXPECT_EQ(stale.failure, AuthFailure::kStaleNonce);
 }
 
 TEST_F(AuthTest, ConfiguredNonceLifetimeIsUsed) {
@@ -212,6 +217,7 @@ TEST_F(AuthTest, NonceFromAnotherPortIsStale) {
   const AuthResult r = Run(c, other_port);
   EXPECT_EQ(r.kind, Kind::kStaleNonce);
   EXPECT_STREQ(r.reason, "bad_nonce");
+  EXPECT_EQ(r.failure, AuthFailure::kBadNonce);
 }
 
 TEST_F(AuthTest, NonceFromAnotherIpIsStale) {
@@ -382,6 +388,7 @@ TEST_F(AuthTest, AlteredListIsBadRequest) {
     const AuthResult r = Run(c);
     EXPECT_EQ(r.kind, Kind::kBadRequest);
     EXPECT_STREQ(r.reason, "password_algorithms_mismatch");
+    EXPECT_EQ(r.failure, AuthFailure::kBadPasswordAlgorithm);
   }
 }
 
@@ -425,6 +432,7 @@ TEST_F(AuthTest, UnknownUserhashIsUnauthorized) {
   const AuthResult r = Run(c);
   EXPECT_EQ(r.kind, Kind::kUnauthorized);
   EXPECT_STREQ(r.reason, "unknown_user");
+  EXPECT_EQ(r.failure, AuthFailure::kUnknownUser);
 }
 
 // ---- Sign ----

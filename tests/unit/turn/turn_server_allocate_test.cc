@@ -171,6 +171,8 @@ TEST_F(AllocateTest, UserQuotaGets486) {
   ASSERT_TRUE(Request(Method::kAllocate, Udp())->success());
   auto r = Request(Method::kAllocate, Udp(), Tuple(V4(203, 0, 113, 6, 1)));
   EXPECT_EQ(r->code(), 486);
+  EXPECT_EQ(server->counters().quota_rejections_user, 1u);
+  EXPECT_EQ(server->counters().quota_rejections_total, 0u);
   // Another user still fits.
   auto bob = Request(Method::kAllocate, Udp(), Tuple(V4(203, 0, 113, 7, 1)),
                      Credentials{"bob", "builder"});
@@ -186,6 +188,8 @@ TEST_F(AllocateTest, TotalQuotaGets486) {
                    Credentials{"bob", "builder"});
   EXPECT_EQ(r->code(), 486);
   EXPECT_EQ(ErrorCount(486), 1u);
+  EXPECT_EQ(server->counters().quota_rejections_total, 1u);
+  EXPECT_EQ(server->counters().quota_rejections_user, 0u);
 }
 
 TEST_F(AllocateTest, HostOutOfPortsGives508) {
@@ -283,7 +287,15 @@ TEST_F(AllocateTest, DualAllocationWithIpv6PortsExhaustedReports508ForIpv6) {
   EXPECT_EQ(stun::GetAddressErrorCode(r->view).value.code, 508);
 }
 
-TEST_F(AllocateTest, EvenPortWithReserveReturnsTokenRedeemableOnce) {
+// A RESERVATION-TOKEN attribute carrying `token`.
+AttrFn WithToken(uint64_t token) {
+  return [token](MessageBuilder& b) {
+    b.AddRequestedTransport(stun::kTransportUdp);
+    b.AddU64(stun::attr::kReservationToken, token);
+  };
+}
+
+TEST_F(AllocateTest, EvenPortWithReserveReturnsTheHostsTokenRedeemableOnce) {
   auto r = Request(Method::kAllocate, Udp([](MessageBuilder& b) { b.AddEvenPort(true); }));
   ASSERT_TRUE(r->success());
   ASSERT_EQ(host.open_requests.size(), 1u);
@@ -291,20 +303,24 @@ TEST_F(AllocateTest, EvenPortWithReserveReturnsTokenRedeemableOnce) {
   EXPECT_TRUE(host.open_requests[0].reserve_next);
   auto token = stun::GetReservationToken(r->view);
   ASSERT_TRUE(token.ok());
-  EXPECT_EQ(server->counters().reservations_active, 1u);
+  const uint64_t issued = host.next_token - 1;
+  uint64_t carried = 0;
+  for (uint8_t byte : token.value) carried = carried << 8 | byte;
+  EXPECT_EQ(carried, issued);  // RFC 8656 §18.10: the 8 bytes, big-endian
+  // The core keeps no reservation state and no timer for it.
+  EXPECT_EQ(server->counters().reservations_active, 0u);
 
-  const Bytes token_bytes(token.value.begin(), token.value.end());
-  auto with_token = Udp([token_bytes](MessageBuilder& b) {
-    b.Add(stun::attr::kReservationToken, token_bytes);
-  });
-  auto second = Request(Method::kAllocate, with_token, Tuple(V4(203, 0, 113, 9, 1)));
+  auto second = Request(Method::kAllocate, WithToken(issued), Tuple(V4(203, 0, 113, 9, 1)));
   ASSERT_TRUE(second->success());
   ASSERT_EQ(host.open_requests.size(), 2u);
-  EXPECT_EQ(host.open_requests[1].reservation_token, host.next_token - 1);
-  EXPECT_EQ(server->counters().reservations_active, 0u);
-  // Single use: a third Allocate with it is refused with 508.
-  auto third = Request(Method::kAllocate, with_token, Tuple(V4(203, 0, 113, 10, 1)));
+  EXPECT_EQ(host.open_requests[1].reservation_token, issued);
+  EXPECT_FALSE(host.open_requests[1].even_port);
+  EXPECT_FALSE(host.open_requests[1].reserve_next);
+  // Single use, enforced by the host: a third Allocate with it gets 508.
+  auto third = Request(Method::kAllocate, WithToken(issued), Tuple(V4(203, 0, 113, 10, 1)));
   EXPECT_EQ(third->code(), 508);
+  EXPECT_EQ(host.open_requests.size(), 3u);
+  EXPECT_EQ(server->allocation_count(), 2u);
 }
 
 TEST_F(AllocateTest, EvenPortWithoutReserveGivesNoToken) {
@@ -315,29 +331,49 @@ TEST_F(AllocateTest, EvenPortWithoutReserveGivesNoToken) {
   EXPECT_FALSE(stun::GetReservationToken(r->view).ok());
 }
 
-TEST_F(AllocateTest, ReservationExpiresAfter30SecondsAndIsReleased) {
-  auto r = Request(Method::kAllocate, Udp([](MessageBuilder& b) { b.AddEvenPort(true); }));
-  auto token = stun::GetReservationToken(r->view);
-  ASSERT_TRUE(token.ok());
-  const Bytes token_bytes(token.value.begin(), token.value.end());
-  EXPECT_LE(server->NextTimeout(), now + absl::Seconds(30));
-  now += absl::Seconds(31);
-  server->HandleTimeout(now);
-  EXPECT_EQ(host.released_tokens, std::vector<uint64_t>{host.next_token - 1});
-  EXPECT_EQ(server->counters().reservations_active, 0u);
-  auto late = Request(Method::kAllocate, Udp([token_bytes](MessageBuilder& b) {
-                        b.Add(stun::attr::kReservationToken, token_bytes);
-                      }),
-                      Tuple(V4(203, 0, 113, 9, 1)));
-  EXPECT_EQ(late->code(), 508);
+TEST_F(AllocateTest, TokenIssuedElsewhereIsRedeemedHere) {
+  // Another shard's host granted the token; this core never saw it.
+  host.granted_tokens[0xABCDEF] = Family::kIPv4;
+  auto r = Request(Method::kAllocate, WithToken(0xABCDEF));
+  ASSERT_TRUE(r->success());
+  ASSERT_EQ(host.open_requests.size(), 1u);
+  EXPECT_EQ(host.open_requests[0].reservation_token, uint64_t{0xABCDEF});
+  EXPECT_EQ(stun::GetXorRelayedAddress(r->view).value, host.open.begin()->second);
+  // No reservation timer: nothing to wake up for but the allocation.
+  EXPECT_EQ(server->NextTimeout(), now + absl::Seconds(40));  // the response cache
+  server->HandleTimeout(now + absl::Seconds(40));
+  EXPECT_EQ(WakeUntil(now + absl::Seconds(600)), now + absl::Seconds(600));
 }
 
-TEST_F(AllocateTest, UnknownReservationTokenGets508) {
-  auto r = Request(Method::kAllocate, Udp([](MessageBuilder& b) {
-                     b.AddU64(stun::attr::kReservationToken, 42);
-                   }));
-  EXPECT_EQ(r->code(), 508);
-  EXPECT_EQ(host.open_requests.size(), 0u);
+TEST_F(AllocateTest, TokenForAnIpv6PortGivesAnIpv6Relay) {
+  TurnConfig c = DefaultConfig();
+  c.relay_ipv6 = true;
+  MakeServer(c);
+  host.granted_tokens[77] = Family::kIPv6;
+  auto r = Request(Method::kAllocate, WithToken(77));
+  ASSERT_TRUE(r->success());
+  const auto relayed = stun::GetXorRelayedAddress(r->view);
+  ASSERT_TRUE(relayed.ok());
+  EXPECT_EQ(relayed.value.family, Family::kIPv6);
+  // The allocation relays for IPv6 peers (its relay is filed as IPv6).
+  auto p = Request(Method::kCreatePermission, Peers({V6("2001:db8::99", 1)}));
+  EXPECT_TRUE(p->success());
+  auto p4 = Request(Method::kCreatePermission, Peers({V4(198, 51, 100, 1, 1)}));
+  EXPECT_EQ(p4->code(), 443);
+}
+
+TEST_F(AllocateTest, UnknownReservationTokenGets508FromTheHost) {
+  auto r = Request(Method::kAllocate, WithToken(42));
+  EXPECT_EQ(r->code(), 508);  // RFC 8656 §7.2
+  ASSERT_EQ(host.open_requests.size(), 1u);
+  EXPECT_EQ(host.open_requests[0].reservation_token, uint64_t{42});
+  EXPECT_EQ(server->allocation_count(), 0u);
+  // The quota taken for the attempt was given back.
+  TurnConfig c = DefaultConfig();
+  c.user_quota = 1;
+  MakeServer(c);
+  EXPECT_EQ(Request(Method::kAllocate, WithToken(42))->code(), 508);
+  EXPECT_TRUE(Request(Method::kAllocate, Udp())->success());
 }
 
 TEST_F(AllocateTest, ReservationTokenWithEvenPortOrFamilyGets400) {
@@ -351,13 +387,14 @@ TEST_F(AllocateTest, ReservationTokenWithEvenPortOrFamilyGets400) {
                           b.AddRequestedAddressFamily(stun::kFamilyIPv4);
                         }));
   EXPECT_EQ(family->code(), 400);
+  EXPECT_EQ(host.open_requests.size(), 0u);
 }
 
 TEST_F(AllocateTest, HostRejectingTokenGives508) {
   auto r = Request(Method::kAllocate, Udp([](MessageBuilder& b) { b.AddEvenPort(true); }));
   auto token = stun::GetReservationToken(r->view);
   ASSERT_TRUE(token.ok());
-  host.granted_tokens.clear();  // the host lost the port meanwhile
+  host.granted_tokens.clear();  // the host lost the port meanwhile (or it expired)
   const Bytes token_bytes(token.value.begin(), token.value.end());
   auto second = Request(Method::kAllocate, Udp([token_bytes](MessageBuilder& b) {
                           b.Add(stun::attr::kReservationToken, token_bytes);

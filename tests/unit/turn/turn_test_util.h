@@ -55,20 +55,25 @@ class FakeHost : public TurnHost {
 
   std::variant<Relay, RelayError> OpenRelay(const RelayRequest& request) override {
     open_requests.push_back(request);
-    auto& fail = request.family == Family::kIPv4 ? fail_v4 : fail_v6;
-    if (fail) return *fail;
-    if (request.reservation_token && !granted_tokens.contains(*request.reservation_token)) {
-      return RelayError::kBadReservation;
+    Family family = request.family;
+    if (request.reservation_token) {
+      // The host alone judges tokens; they are single use (RFC 8656 §7.2)
+      // and name the family of the reserved port.
+      auto it = granted_tokens.find(*request.reservation_token);
+      if (it == granted_tokens.end()) return RelayError::kBadReservation;
+      family = it->second;
+      granted_tokens.erase(it);
     }
+    auto& fail = family == Family::kIPv4 ? fail_v4 : fail_v6;
+    if (fail) return *fail;
     Relay r;
     r.id = next_id++;
     const uint16_t port = next_port;
     next_port = static_cast<uint16_t>(next_port + 2);
-    r.advertised = request.family == Family::kIPv4 ? V4(192, 0, 2, 10, port)
-                                                   : V6("2001:db8::10", port);
+    r.advertised = family == Family::kIPv4 ? V4(192, 0, 2, 10, port) : V6("2001:db8::10", port);
     if (request.reserve_next) {
       r.reservation_token = next_token++;
-      granted_tokens.insert({*r.reservation_token, true});
+      granted_tokens.insert({*r.reservation_token, family});
     }
     open.insert({r.id, r.advertised});
     return r;
@@ -77,7 +82,6 @@ class FakeHost : public TurnHost {
     closed.push_back(id);
     open.erase(id);
   }
-  void ReleaseReservation(uint64_t token) override { released_tokens.push_back(token); }
   void SendToClient(const FiveTuple& tuple, std::span<const uint8_t> bytes) override {
     to_client.push_back(Sent{tuple, Bytes(bytes.begin(), bytes.end())});
     last_client_span = bytes;
@@ -92,8 +96,7 @@ class FakeHost : public TurnHost {
   std::vector<RelayRequest> open_requests;
   std::map<RelayId, SocketAddress> open;
   std::vector<RelayId> closed;
-  std::map<uint64_t, bool> granted_tokens;
-  std::vector<uint64_t> released_tokens;
+  std::map<uint64_t, Family> granted_tokens;  // token -> family of the held port
   std::vector<Sent> to_client;
   std::span<const uint8_t> last_client_span;
   std::vector<ToPeer> to_peer;
@@ -249,6 +252,22 @@ class TurnHarness : public ::testing::Test {
   bool SignedByAlice(const Response& r) {
     auto key = stun::LongTermKeyMd5("alice", config_.auth.realm, "wonderland");
     return key.ok() && stun::VerifyMessageIntegrity(r.view, *key) == stun::IntegrityCheck::kOk;
+  }
+
+  // Calls HandleTimeout at each NextTimeout() before `limit`, as a host
+  // would (the timer wheel wakes a few times, early, for far deadlines, and
+  // nothing may expire then), and returns the NextTimeout() that is left:
+  // exact once the deadline is near. Fails on more than `max_wakeups`.
+  absl::Time WakeUntil(absl::Time limit, int max_wakeups = 6) {
+    const size_t allocations = server->allocation_count();
+    int wakeups = 0;
+    for (absl::Time t = server->NextTimeout(); t < limit; t = server->NextTimeout()) {
+      EXPECT_LT(++wakeups, max_wakeups) << "NextTimeout() does not converge";
+      if (wakeups >= max_wakeups) break;
+      server->HandleTimeout(t);
+      EXPECT_EQ(server->allocation_count(), allocations) << "expired before " << limit;
+    }
+    return server->NextTimeout();
   }
 
   uint64_t ErrorCount(int code) const {
