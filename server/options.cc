@@ -60,10 +60,9 @@ constexpr OptionSpec kOptions[] = {
      "Close a TCP connection that has received nothing for this long.",
      false, false, 1, 86'400,
      [](Config& c, const OptionValue& v) { c.tcp_idle_timeout_seconds = static_cast<uint32_t>(v.number); }},
-    {"relay-threads", '\0', OptionType::kUint, "1", "N",
+    {"relay-threads", '\0', OptionType::kUint, "0", "N",
      "Shards: threads, each with its own event loop, SO_REUSEPORT sockets and slice of the relay"
-     " port range. 0: one per CPU this process may run on (fewer if the port range is smaller;"
-     " 1 with --user-quota/--total-quota, which each shard counts on its own).",
+     " port range. 0: one per CPU this process may run on (fewer if the port range is smaller).",
      false, false, 0, 1024,
      [](Config& c, const OptionValue& v) { c.relay_threads = static_cast<uint32_t>(v.number); }},
     {"io-backend", '\0', OptionType::kIoBackend, "auto", "auto|uring|epoll",

@@ -38,7 +38,7 @@ struct Config {
   uint32_t max_tcp_connections = 0;
   uint32_t tcp_idle_timeout_seconds = 0;
   // Shards (DESIGN.md §The data plane). 0: one per CPU (ResolveShardCount).
-  uint32_t relay_threads = 1;
+  uint32_t relay_threads = 0;  // 0: one per CPU
   // --io-backend (DESIGN.md §The data plane, fallback).
   IoBackend io_backend = IoBackend::kAuto;
   // SIGTERM drain deadline; 0: stop at once.

@@ -46,12 +46,11 @@ bool PortPool::in_use(uint16_t port) const {
 
 void Reservations::Add(const Entry& entry) { entries_.push_back(entry); }
 
-std::optional<Reservations::Entry> Reservations::Claim(uint64_t token, stun::Family family,
-                                                       int64_t now_ns) {
+std::optional<Reservations::Entry> Reservations::Claim(uint64_t token, int64_t now_ns) {
   for (size_t i = 0; i < entries_.size(); ++i) {
     if (entries_[i].token != token) continue;
     const Entry e = entries_[i];
-    if (e.expires_ns <= now_ns || e.family != family) return std::nullopt;
+    if (e.expires_ns <= now_ns) return std::nullopt;
     entries_[i] = entries_.back();
     entries_.pop_back();
     return e;

@@ -57,7 +57,7 @@ class Reservations {
   // The reservation for `token` if it exists, has not expired and is of
   // `family`; only a returned reservation is removed (expired ones go with
   // TakeExpired).
-  std::optional<Entry> Claim(uint64_t token, stun::Family family, int64_t now_ns);
+  std::optional<Entry> Claim(uint64_t token, int64_t now_ns);
   // Removes and returns the expired ones (the caller closes and releases).
   std::vector<Entry> TakeExpired(int64_t now_ns);
   // Removes and returns all (shutdown).

@@ -93,28 +93,30 @@ std::variant<turn::TurnHost::Relay, turn::TurnHost::RelayError> RelaySockets::Op
     const turn::TurnHost::RelayRequest& request, int64_t now_ns, int* socket_error) {
   using RelayError = turn::TurnHost::RelayError;
   *socket_error = 0;
-  Family& fam = family(request.family);
-  // RFC 8656 §7.2: a family the server cannot relay is 440.
-  if (!fam.pool.has_value()) return RelayError::kFamilyUnsupported;
-  auto relay_for = [&](turn::RelayId id, uint16_t port) {
+  auto relay_for = [&](turn::RelayId id, stun::Family f, uint16_t port) {
     turn::TurnHost::Relay out;
     out.id = id;
-    out.advertised = fam.advertised;
+    out.advertised = family(f).advertised;
     out.advertised.port = port;
     return out;
   };
 
   if (request.reservation_token.has_value()) {
-    // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1 Allocate.
-    // It may be another shard's (shared_reservations.h).
+    // RFC 8656 §7.2: the port reserved by an earlier EVEN-PORT R=1 Allocate,
+    // named by the token alone (its family is the reservation's). It may be
+    // another shard's (shared_reservations.h).
     std::optional<SharedReservations::Claimed> c =
-        reservations_->Claim(*request.reservation_token, request.family, now_ns);
+        reservations_->Claim(*request.reservation_token, now_ns);
     if (!c.has_value()) return RelayError::kBadReservation;
     const Reservations::Entry& e = c->entry;
     std::optional<uint32_t> foreign;
     if (c->owner != shard_) foreign = c->owner;
-    return relay_for(Add(e.fd, e.family, e.port, foreign), e.port);
+    return relay_for(Add(e.fd, e.family, e.port, foreign), e.family, e.port);
   }
+
+  Family& fam = family(request.family);
+  // RFC 8656 §7.2: a family the server cannot relay is 440.
+  if (!fam.pool.has_value()) return RelayError::kFamilyUnsupported;
 
   // RFC 8656 §7.2 EVEN-PORT with R=1: port+1 is held too.
   const bool with_next = request.even_port && request.reserve_next;
@@ -138,7 +140,8 @@ std::variant<turn::TurnHost::Relay, turn::TurnHost::RelayError> RelaySockets::Op
       *socket_error = error;
       break;  // EMFILE, ENOBUFS...: out of capacity, not of ports
     }
-    turn::TurnHost::Relay out = relay_for(Add(fd, request.family, *port), *port);
+    turn::TurnHost::Relay out =
+        relay_for(Add(fd, request.family, *port), request.family, *port);
     if (with_next) {
       const uint64_t token = RandomToken();
       reservations_->Add(shard_, {token, request.family, static_cast<uint16_t>(*port + 1), next_fd,

@@ -41,7 +41,6 @@ absl::StatusOr<ShardCount> ResolveShardCount(const Config& config, uint32_t cpus
   const uint32_t ports = config.min_port <= config.max_port
                              ? uint32_t{config.max_port} - config.min_port + 1
                              : 0;
-  const bool quotas = config.user_quota > 0 || config.total_quota > 0;
   ShardCount out;
   if (config.relay_threads > 0) {
     out.count = config.relay_threads;
@@ -51,16 +50,10 @@ absl::StatusOr<ShardCount> ResolveShardCount(const Config& config, uint32_t cpus
           " relay ports; --min-port ", config.min_port, " to --max-port ", config.max_port,
           " has ", ports));
     }
-    if (quotas && out.count > 1) {
-      out.note = "--user-quota/--total-quota are enforced by each shard on its own";
-    }
     return out;
   }
   out.count = std::max<uint32_t>(cpus, 1);
-  if (quotas && out.count > 1) {
-    out.count = 1;
-    out.note = "one shard by default with --user-quota/--total-quota (counted per shard)";
-  } else if (out.count > ports) {
+  if (out.count > ports) {
     out.count = std::max<uint32_t>(ports, 1);
     out.note = "no more shards than relay ports";
   }

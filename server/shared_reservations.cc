@@ -23,11 +23,10 @@ void SharedReservations::Add(uint32_t owner, const Reservations::Entry& entry) {
 }
 
 std::optional<SharedReservations::Claimed> SharedReservations::Claim(uint64_t token,
-                                                                     stun::Family family,
                                                                      int64_t now_ns) {
   std::lock_guard<std::mutex> lock(mu_);
   for (uint32_t owner = 0; owner < by_owner_.size(); ++owner) {
-    if (auto e = by_owner_[owner].Claim(token, family, now_ns)) return Claimed{*e, owner};
+    if (auto e = by_owner_[owner].Claim(token, now_ns)) return Claimed{*e, owner};
   }
   return std::nullopt;
 }

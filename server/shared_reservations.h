@@ -36,9 +36,11 @@ class SharedReservations {
   };
 
   void Add(uint32_t owner, const Reservations::Entry& entry);
-  // The reservation for `token` if it exists in any shard, is of `family`
-  // and has not expired; it is removed (the caller now owns its socket).
-  std::optional<Claimed> Claim(uint64_t token, stun::Family family, int64_t now_ns);
+  // The reservation for `token` if it exists in any shard and has not
+  // expired; it is removed (the caller now owns its socket). The token alone
+  // names it: RFC 8656 §7.2 forbids REQUESTED-ADDRESS-FAMILY next to a
+  // RESERVATION-TOKEN, so the reserved socket's family is the answer's.
+  std::optional<Claimed> Claim(uint64_t token, int64_t now_ns);
   // `owner`'s expired reservations; the caller closes them and frees the ports.
   std::vector<Reservations::Entry> TakeExpired(uint32_t owner, int64_t now_ns);
   // A port of `owner`'s slice that another shard no longer uses.

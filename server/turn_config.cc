@@ -6,6 +6,7 @@
 #include <cassert>
 
 #include "absl/strings/escaping.h"
+#include "server/shared_quota_ledger.h"
 #include "server/text.h"
 
 namespace uturn::server {
@@ -142,6 +143,12 @@ absl::StatusOr<TurnSetup> BuildTurnSetup(const Config& config,
   t.allow_rfc5766_channel_numbers = config.allow_rfc5766_channel_numbers;
   t.user_quota = config.user_quota;
   t.total_quota = config.total_quota;
+  if (config.user_quota > 0 || config.total_quota > 0) {
+    // One ledger for every shard (each shard's TurnConfig is a copy of this
+    // one, sharing the pointer): a user's allocations on all shards count.
+    t.quota_ledger = std::make_shared<SharedQuotaLedger>(
+        turn::QuotaLimits{.user = config.user_quota, .total = config.total_quota});
+  }
   t.max_bps = config.max_bps;
   t.relay_ipv4 = setup.relay.ipv4.has_value();
   t.relay_ipv6 = setup.relay.ipv6.has_value();

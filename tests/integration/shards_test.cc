@@ -143,6 +143,70 @@ TEST_F(ShardsTest, TwoShardsBothServeFromTheirOwnPortSlices) {
   EXPECT_TRUE(counted) << server_.Log();
 }
 
+// RFC 8656 §7.2: the RESERVATION-TOKEN of an EVEN-PORT R=1 allocation is
+// redeemed by an Allocate from another socket, which the SO_REUSEPORT hash
+// may send to the other shard (server/shared_reservations.h). 8 pairs: all
+// second sockets on the issuer's shard has probability 2^-8.
+TEST_F(ShardsTest, ReservationTokenIsRedeemedOnWhicheverShardTheSecondSocketReaches) {
+  Start({"--relay-threads", "2"});
+  std::vector<std::unique_ptr<TurnSession>> sessions;  // kept: see above
+  for (int i = 0; i < 8; ++i) {
+    client::TurnClientConfig first_config = TurnConfigFor("u", "p");
+    first_config.even_port = true;
+    sessions.push_back(std::make_unique<TurnSession>(udp_, first_config));
+    TurnSession& first = *sessions.back();
+    ASSERT_EQ(ErrorOf(first.Allocate()), 0) << server_.Log();
+    const auto& a = first.client().allocation();
+    ASSERT_TRUE(a.reservation_token.has_value());
+    const uint16_t port = a.relayed[0].port;
+    EXPECT_EQ(port % 2, 0) << "EVEN-PORT";
+
+    client::TurnClientConfig second_config = TurnConfigFor("u", "p");
+    second_config.reservation_token = a.reservation_token;
+    sessions.push_back(std::make_unique<TurnSession>(udp_, second_config));
+    TurnSession& second = *sessions.back();
+    ASSERT_EQ(ErrorOf(second.Allocate()), 0) << "pair " << i << "\n" << server_.Log();
+    EXPECT_EQ(second.client().allocation().relayed[0].port, port + 1);
+    Peer peer = MakePeer();
+    EXPECT_TRUE(RelaysBothWays(second, peer, static_cast<uint32_t>(i) * 2)) << "pair " << i;
+  }
+}
+
+// DESIGN.md §The data plane: a client's allocation and every packet of it
+// stay on one shard. One client relays both ways; at exit the per-shard
+// lines show one shard with the allocation and every packet, the other idle.
+TEST_F(ShardsTest, AnAllocationAndItsPacketsStayOnOneShard) {
+  Start({"--relay-threads", "2"});
+  auto s = Allocated();
+  Peer peer = MakePeer();
+  constexpr int kRounds = 20;
+  for (int i = 0; i < kRounds; ++i) {
+    ASSERT_TRUE(RelaysBothWays(*s, peer, static_cast<uint32_t>(i) * 2)) << i;
+  }
+  server_.Signal(SIGTERM);
+  ASSERT_EQ(server_.WaitExit(), 0) << server_.Log();
+  std::map<std::string, std::map<std::string, uint64_t>> by_shard;
+  for (const std::string& l : server_.Lines()) {
+    if (LogField(l, "event") != "shard_stopped") continue;
+    for (const char* k : {"allocations_created", "packets_to_peer", "packets_to_client",
+                          "relay_received", "udp_received"}) {
+      by_shard[LogField(l, "shard")][k] = std::stoull(LogField(l, k));
+    }
+  }
+  ASSERT_EQ(by_shard.size(), 2u) << server_.Log();
+  const bool first_owns = by_shard["0"]["allocations_created"] == 1;
+  auto& owner = by_shard[first_owns ? "0" : "1"];
+  auto& other = by_shard[first_owns ? "1" : "0"];
+  EXPECT_EQ(owner["allocations_created"], 1u);
+  EXPECT_EQ(owner["packets_to_peer"], uint64_t{kRounds});
+  EXPECT_EQ(owner["packets_to_client"], uint64_t{kRounds});
+  EXPECT_EQ(owner["relay_received"], uint64_t{kRounds});
+  for (const char* k : {"allocations_created", "packets_to_peer", "packets_to_client",
+                        "relay_received", "udp_received"}) {
+    EXPECT_EQ(other[k], 0u) << k << "\n" << server_.Log();
+  }
+}
+
 TEST_F(ShardsTest, SighupReachesEveryShard) {
   Start({"--relay-threads", "2"});
   server_.Signal(SIGHUP);
@@ -233,34 +297,25 @@ TEST(ShardCliTest, MoreShardsThanRelayPortsIsAUsageError) {
   EXPECT_NE(r.err.find("--relay-threads"), std::string::npos) << r.err;
 }
 
-TEST(ShardCliTest, ZeroRelayThreadsRunsOneShardPerCpu) {
+// DESIGN.md §The data plane: one shard per CPU, by default and with 0.
+TEST(ShardCliTest, DefaultAndZeroRelayThreadsRunOneShardPerCpu) {
   cpu_set_t set;
   CPU_ZERO(&set);
   ASSERT_EQ(sched_getaffinity(0, sizeof set, &set), 0);
   const int cpus = CPU_COUNT(&set);  // the child inherits this affinity
-  ServerProcess server;
-  std::string error;
-  ASSERT_TRUE(server.StartAndWaitReady(ShardArgs({"--relay-threads", "0"}), &error)) << error;
-  std::string shards;
-  for (const std::string& l : server.Lines()) {
-    if (LogField(l, "event") == "ready") shards = LogField(l, "shards");
+  for (const std::vector<std::string>& extra :
+       {std::vector<std::string>{}, std::vector<std::string>{"--relay-threads", "0"}}) {
+    ServerProcess server;
+    std::string error;
+    ASSERT_TRUE(server.StartAndWaitReady(ShardArgs(extra), &error)) << error;
+    std::string shards;
+    for (const std::string& l : server.Lines()) {
+      if (LogField(l, "event") == "ready") shards = LogField(l, "shards");
+    }
+    EXPECT_EQ(shards, std::to_string(cpus)) << server.Log();
+    server.Signal(SIGTERM);
+    EXPECT_EQ(server.WaitExit(), 0) << server.Log();
   }
-  EXPECT_EQ(shards, std::to_string(cpus)) << server.Log();
-  server.Signal(SIGTERM);
-  EXPECT_EQ(server.WaitExit(), 0) << server.Log();
-}
-
-TEST(ShardCliTest, DefaultIsOneShard) {
-  ServerProcess server;
-  std::string error;
-  ASSERT_TRUE(server.StartAndWaitReady(ShardArgs({}), &error)) << error;
-  std::string shards;
-  for (const std::string& l : server.Lines()) {
-    if (LogField(l, "event") == "ready") shards = LogField(l, "shards");
-  }
-  EXPECT_EQ(shards, "1") << server.Log();
-  server.Signal(SIGTERM);
-  EXPECT_EQ(server.WaitExit(), 0) << server.Log();
 }
 
 }  // namespace

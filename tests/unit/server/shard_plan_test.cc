@@ -106,15 +106,16 @@ TEST(ResolveShardCountTest, AutoShrinksToThePortRange) {
   EXPECT_EQ(ResolveShardCount(c, 8)->count, 3u);
 }
 
-TEST(ResolveShardCountTest, AutoIsOneShardWithQuotas) {
+// Quotas are counted across shards (server/shared_quota_ledger.h), so they
+// no longer limit the shard count.
+TEST(ResolveShardCountTest, QuotasDoNotLimitTheShardCount) {
   Config c = AutoConfig();
   c.user_quota = 1;
-  EXPECT_EQ(ResolveShardCount(c, 4)->count, 1u);
-  c.user_quota = 0;
   c.total_quota = 10;
   auto n = ResolveShardCount(c, 4);
-  EXPECT_EQ(n->count, 1u);
-  EXPECT_FALSE(n->note.empty());
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(n->count, 4u);
+  EXPECT_TRUE(n->note.empty());
 }
 
 TEST(ResolveShardCountTest, ExplicitCountWins) {
@@ -124,11 +125,6 @@ TEST(ResolveShardCountTest, ExplicitCountWins) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(n->count, 3u);
   EXPECT_TRUE(n->note.empty());
-  c.user_quota = 2;  // allowed, with a caveat
-  n = ResolveShardCount(c, 16);
-  ASSERT_TRUE(n.ok());
-  EXPECT_EQ(n->count, 3u);
-  EXPECT_FALSE(n->note.empty());
 }
 
 TEST(ResolveShardCountTest, ExplicitCountAboveThePortRangeIsRefused) {
@@ -147,9 +143,9 @@ TEST(ResolveShardCountTest, ExplicitCountAboveThePortRangeIsRefused) {
 TEST(ShardOptionsTest, DefaultsAndValues) {
   absl::StatusOr<Config> c = ParseOptions({});
   ASSERT_TRUE(c.ok()) << c.status();
-  EXPECT_EQ(c->relay_threads, 1u);
+  EXPECT_EQ(c->relay_threads, 0u);
   EXPECT_EQ(c->drain_seconds, 0u);
-  EXPECT_EQ(ResolveShardCount(*c, 8)->count, 1u);  // the default is one shard, whatever the CPUs
+  EXPECT_EQ(ResolveShardCount(*c, 8)->count, 8u);  // DESIGN.md: one shard per CPU by default
   absl::StatusOr<Config> p =
       ParseOptions(std::vector<std::string_view>{"--relay-threads", "4", "--drain-seconds=30"});
   ASSERT_TRUE(p.ok()) << p.status();

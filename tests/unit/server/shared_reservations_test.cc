@@ -26,23 +26,22 @@ TEST(SharedReservationsTest, TokenIssuedByOneShardIsClaimedByAnother) {
   const int fd = OpenFd();
   r.Add(0, Entry(42, 50001, fd));
   EXPECT_EQ(r.size(), 1u);
-  auto c = r.Claim(42, stun::Family::kIPv4, kNow);
+  auto c = r.Claim(42, kNow);
   ASSERT_TRUE(c.has_value());
   EXPECT_EQ(c->owner, 0u);
   EXPECT_EQ(c->entry.port, 50001);
   EXPECT_EQ(c->entry.fd, fd);
   EXPECT_EQ(r.size(), 0u);
-  EXPECT_FALSE(r.Claim(42, stun::Family::kIPv4, kNow).has_value()) << "a token is used once";
+  EXPECT_FALSE(r.Claim(42, kNow).has_value()) << "a token is used once";
   ::close(fd);
 }
 
-TEST(SharedReservationsTest, WrongFamilyUnknownTokenAndExpiredAreRefused) {
+TEST(SharedReservationsTest, UnknownTokenAndExpiredAreRefused) {
   SharedReservations r(3);
   const int fd = OpenFd();
   r.Add(2, Entry(7, 50011, fd));
-  EXPECT_FALSE(r.Claim(8, stun::Family::kIPv4, kNow).has_value());
-  EXPECT_FALSE(r.Claim(7, stun::Family::kIPv6, kNow).has_value());  // RFC 8656 §7.2
-  EXPECT_FALSE(r.Claim(7, stun::Family::kIPv4, kNow + Reservations::kLifetimeNs + 1).has_value());
+  EXPECT_FALSE(r.Claim(8, kNow).has_value());
+  EXPECT_FALSE(r.Claim(7, kNow + Reservations::kLifetimeNs + 1).has_value());
   // Only the owner's housekeeping takes its expired reservations.
   EXPECT_TRUE(r.TakeExpired(0, kNow + Reservations::kLifetimeNs + 1).empty());
   auto expired = r.TakeExpired(2, kNow + Reservations::kLifetimeNs + 1);
@@ -82,7 +81,7 @@ TEST(SharedReservationsTest, ShardsAddAndClaimConcurrently) {
     for (int i = 0; i < kPerThread; ++i) {
       r.Add(me, Entry(base + i, static_cast<uint16_t>(i), -1));
       const uint64_t other = (base == 0 ? 1'000'000 : 0) + i;
-      if (r.Claim(other, stun::Family::kIPv4, kNow)) ++*claimed;
+      if (r.Claim(other, kNow)) ++*claimed;
     }
   };
   int claimed0 = 0, claimed1 = 0;
@@ -94,7 +93,7 @@ TEST(SharedReservationsTest, ShardsAddAndClaimConcurrently) {
   EXPECT_EQ(r.size() + claimed0 + claimed1, 2u * kPerThread);
   int rest = 0;
   for (uint64_t base : {uint64_t{0}, uint64_t{1'000'000}}) {
-    for (int i = 0; i < kPerThread; ++i) rest += r.Claim(base + i, stun::Family::kIPv4, kNow) ? 1 : 0;
+    for (int i = 0; i < kPerThread; ++i) rest += r.Claim(base + i, kNow) ? 1 : 0;
   }
   EXPECT_EQ(rest + claimed0 + claimed1, 2 * kPerThread);
   EXPECT_EQ(r.size(), 0u);
