@@ -83,14 +83,23 @@ class FakeHost : public TurnHost {
     open.erase(id);
   }
   void SendToClient(const FiveTuple& tuple, std::span<const uint8_t> bytes) override {
+    ++client_sends;
+    if (!record) return;
     to_client.push_back(Sent{tuple, Bytes(bytes.begin(), bytes.end())});
     last_client_span = bytes;
   }
   void SendToPeer(RelayId relay, const SocketAddress& peer, std::span<const uint8_t> payload,
                   bool dont_fragment) override {
+    ++peer_sends;
+    if (!record) return;
     to_peer.push_back(
         ToPeer{relay, peer, Bytes(payload.begin(), payload.end()), dont_fragment, payload.data()});
   }
+
+  // false: only count sends (a host that itself allocates nothing, for the
+  // no-allocation-per-packet test).
+  bool record = true;
+  uint64_t client_sends = 0, peer_sends = 0;
 
   std::optional<RelayError> fail_v4, fail_v6;
   std::vector<RelayRequest> open_requests;
