@@ -14,6 +14,7 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "ice-lite/sdp_grammar.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -21,20 +22,13 @@
 namespace uturn::ice {
 namespace {
 
-// Debian's Abseil has its own string_view type, distinct from std's: these
-// bridge the two for StrCat and split without absl::StrSplit.
-absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// Splits on every `sep`, keeping empty pieces.
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t at = s.find(sep);
-    out.push_back(s.substr(0, at));
-    if (at == std::string_view::npos) return out;
-    s.remove_prefix(at + 1);
-  }
-}
+using grammar::All;
+using grammar::Av;
+using grammar::IsAlpha;
+using grammar::IsDigit;
+using grammar::IsIceChar;
+using grammar::IsTokenChar;
+using grammar::Split;
 
 // No RFC limit on a line; real ones are under 250 bytes. The cap bounds the
 // work a hostile offer can ask for.
@@ -51,33 +45,13 @@ absl::Status Bad(std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("a=candidate: ", Av(what)));
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsAlpha(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z'); }
-
-// RFC 8839 §5.1: ice-char = ALPHA / DIGIT / "+" / "/".
-bool IsIceChar(char c) { return IsAlpha(c) || IsDigit(c) || c == '+' || c == '/'; }
-
 // RFC 8866 §9: token-char = %x21 / %x23-27 / %x2A-2B / %x2D-2E / %x30-39 /
 // %x41-5A / %x5E-7E.
-bool IsTokenChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u == 0x21 || (u >= 0x23 && u <= 0x27) || u == 0x2A || u == 0x2B || u == 0x2D ||
-         u == 0x2E || (u >= 0x30 && u <= 0x39) || (u >= 0x41 && u <= 0x5A) ||
-         (u >= 0x5E && u <= 0x7E);
-}
 
 // RFC 5234: VCHAR = %x21-7E.
 bool IsVchar(char c) {
   const auto u = static_cast<unsigned char>(c);
   return u >= 0x21 && u <= 0x7E;
-}
-
-template <typename Pred>
-bool All(std::string_view s, Pred p) {
-  for (char c : s) {
-    if (!p(c)) return false;
-  }
-  return true;
 }
 
 // A run of 1..max_digits digits, at most `max_value`.

@@ -6,6 +6,7 @@
 #include <cstddef>
 
 #include "absl/status/status.h"
+#include "ice-lite/sdp_grammar.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -13,20 +14,12 @@
 namespace uturn::ice {
 namespace {
 
-// Debian's Abseil has its own string_view type, distinct from std's: these
-// bridge the two for StrCat and split without absl::StrSplit.
-absl::string_view Av(std::string_view s) { return absl::string_view(s.data(), s.size()); }
-
-// Splits on every `sep`, keeping empty pieces.
-std::vector<std::string_view> Split(std::string_view s, char sep) {
-  std::vector<std::string_view> out;
-  for (;;) {
-    const size_t at = s.find(sep);
-    out.push_back(s.substr(0, at));
-    if (at == std::string_view::npos) return out;
-    s.remove_prefix(at + 1);
-  }
-}
+using grammar::All;
+using grammar::Av;
+using grammar::IsDigit;
+using grammar::IsIceChar;
+using grammar::IsTokenChar;
+using grammar::Split;
 
 // Space-separated words, empty ones skipped.
 std::vector<std::string_view> Words(std::string_view s) {
@@ -50,25 +43,7 @@ absl::Status LineError(size_t line, std::string_view what) {
   return absl::InvalidArgumentError(absl::StrCat("SDP line ", line, ": ", Av(what)));
 }
 
-bool IsDigit(char c) { return c >= '0' && c <= '9'; }
-bool IsIceChar(char c) { return absl::ascii_isalnum(c) || c == '+' || c == '/'; }
 bool IsHex(char c) { return absl::ascii_isxdigit(c); }
-
-// RFC 8866 §9 token-char.
-bool IsTokenChar(char c) {
-  const auto u = static_cast<unsigned char>(c);
-  return u == 0x21 || (u >= 0x23 && u <= 0x27) || u == 0x2A || u == 0x2B || u == 0x2D ||
-         u == 0x2E || (u >= 0x30 && u <= 0x39) || (u >= 0x41 && u <= 0x5A) ||
-         (u >= 0x5E && u <= 0x7E);
-}
-
-template <typename Pred>
-bool All(std::string_view s, Pred p) {
-  for (char c : s) {
-    if (!p(c)) return false;
-  }
-  return true;
-}
 
 bool IsToken(std::string_view s) { return !s.empty() && All(s, IsTokenChar); }
 
