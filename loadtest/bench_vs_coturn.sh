@@ -201,31 +201,20 @@ done
 echo "load average at the end $(cut -d' ' -f1-3 /proc/loadavg)" >&2
 
 if (( ${#loads[@]} > 0 )); then
-python3 - "$out" "$reps" "${loads[@]}" <<'PY'
+PYTHONPATH="$root/loadtest" python3 - "$out" "$reps" "${loads[@]}" <<'PY'
+import bench_lib
 import json, os, statistics, sys
 
 out, reps, loads = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 
 def runs(load, which):
-    got = []
-    for r in range(1, reps + 1):
-        p = os.path.join(out, f"{load}.{which}.{r}.json")
-        if os.path.exists(p):
-            with open(p) as f:
-                got.append(json.load(f))
-    return got
+    return bench_lib.runs(out, reps, f"{load}.{which}")
 
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
+med = bench_lib.med
 
 # (load, label, extractor, target kind, target value)
 #   ratio_ge: uturn/coturn >= x; ratio_le: uturn/coturn <= x; abs_le: uturn <= x
-def data(k):
-    return lambda j: (j.get("data") or {}).get(k)
-def loss_pct(j):
-    l = (j.get("data") or {}).get("loss")
-    return None if l is None else 100.0 * l
+data, loss_pct = bench_lib.data, bench_lib.loss_pct
 rows = {
     "bursty": [
         ("relayed pkts/CPU-s", lambda j: j.get("relayed_per_cpu_second"), "ratio_ge", 2.5),
@@ -292,30 +281,16 @@ if (( $(nproc) <= 2 )); then
   echo "NOTE: this machine has $(nproc) CPUs, so the generator shares the cores with the 2 shards:"
   echo "the 2-shard figures, and so the scaling ratio, are a lower bound."
 fi
-python3 - "$out" "$reps" <<'PY'
+PYTHONPATH="$root/loadtest" python3 - "$out" "$reps" <<'PY'
+import bench_lib
 import json, os, statistics, sys
 
 out, reps = sys.argv[1], int(sys.argv[2])
 
 def runs(shards):
-    got = []
-    for r in range(1, reps + 1):
-        p = os.path.join(out, f"scaling.s{shards}.{r}.json")
-        if os.path.exists(p):
-            with open(p) as f:
-                got.append(json.load(f))
-    return got
+    return bench_lib.runs(out, reps, f"scaling.s{shards}")
 
-def med(values):
-    values = [v for v in values if v is not None]
-    return statistics.median(values) if values else None
-
-def data(k):
-    return lambda j: (j.get("data") or {}).get(k)
-
-def loss_pct(j):
-    l = (j.get("data") or {}).get("loss")
-    return None if l is None else 100.0 * l
+med, data, loss_pct = bench_lib.med, bench_lib.data, bench_lib.loss_pct
 
 def fmt(v):
     if v is None: return "n/a"
