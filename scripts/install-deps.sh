@@ -11,9 +11,11 @@ for arg in "$@"; do
   case $arg in
     # libclang-rt-14-dev (libFuzzer, sanitizers) is only a Recommends of clang.
     # Interop: coturn's tools, pion's TURN client built from Debian's Go
-    # sources, Chromium for the browser test (ss from iproute2 picks ports).
+    # sources, Chromium for the browser test (ss from iproute2 picks ports),
+    # libnice (built against by the ICE-lite interop test) and curl.
     --test)
-      packages+=(clang libclang-rt-14-dev coturn golang-go golang-github-pion-turn.v2-dev chromium iproute2)
+      packages+=(clang libclang-rt-14-dev coturn golang-go golang-github-pion-turn.v2-dev chromium iproute2
+        libnice-dev curl)
       # Node drives Chromium (playwright-core, pinned by the test's lockfile and
       # installed by its CTest fixture). Only when no node is on PATH: a Node
       # from elsewhere already brings its own npm (Debian 12 has Node 18, which

@@ -11,42 +11,12 @@
 interop_user=user
 interop_pass=pass
 
-interop_init() {
-  work=$(mktemp -d)
-  uturn_log=$work/uturn.log
-  uturn_pid=
-  interop_pids=()
-  trap interop_cleanup EXIT
-}
+source "$(dirname "${BASH_SOURCE[0]}")/interop_lib.sh"
 
-interop_cleanup() {
-  local p
-  for p in "${interop_pids[@]}" $uturn_pid; do
-    if kill -0 "$p" 2>/dev/null; then
-      # Reaped here so bash prints no "Killed" job notice.
-      { kill -KILL "$p" && wait "$p"; } 2>/dev/null || true
-    fi
-  done
-  rm -rf "$work"
-}
-
-fail() {
-  echo "FAIL: $*" >&2
-  # Stop uturn first so its log ends with the event=stopped counters.
-  if [[ -n ${uturn_pid:-} ]] && kill -TERM "$uturn_pid" 2>/dev/null; then
-    wait "$uturn_pid" 2>/dev/null || true
-    uturn_pid=
-  fi
-  if [[ -s ${uturn_log:-} ]]; then
-    echo "--- uturn log:" >&2
-    tail -n 60 "$uturn_log" >&2
-  fi
-  exit 1
-}
-
-require_tool() { # NAME HINT
-  command -v "$1" >/dev/null || fail "$1 not found ($2, or scripts/install-deps.sh --test)"
-}
+# The scripts' names for the shared server variables; interop_init (no
+# argument) names the server "uturn".
+interop_server_name=uturn
+declare -n uturn_log=server_log uturn_pid=server_pid
 
 # start_uturn UTURN MIN_PORT MAX_PORT [EXTRA ARGS...]: sets uturn_port (UDP).
 start_uturn() {
@@ -59,13 +29,7 @@ start_uturn() {
     --user "$interop_user:$interop_pass" --min-port "$min" --max-port "$max" "${backend[@]}" "$@" \
     2>"$uturn_log" &
   uturn_pid=$!
-  # Readiness: poll the log for event=ready, bounded (10 s).
-  local deadline=$((SECONDS + 10))
-  until grep -q 'event=ready' "$uturn_log"; do
-    kill -0 "$uturn_pid" 2>/dev/null || fail "uturn exited before it was ready"
-    ((SECONDS < deadline)) || fail "uturn not ready within 10 s"
-    sleep 0.05
-  done
+  wait_ready 'event=ready'
   if [[ ${UTURN_IO_BACKEND:-} == epoll ]]; then
     grep -q 'event=io_backend backend=epoll' "$uturn_log" || fail "uturn did not run the epoll backend"
   fi
@@ -76,21 +40,7 @@ start_uturn() {
     fail "no 'event=relay address=127.0.0.1 ports=$min-$max' line: is TURN relaying wired into uturn?"
 }
 
-# stop_uturn: SIGTERM, and uturn must exit 0.
-stop_uturn() {
-  kill -TERM "$uturn_pid"
-  local status=0
-  wait "$uturn_pid" || status=$?
-  uturn_pid=
-  ((status == 0)) || fail "uturn exited with $status on SIGTERM"
-}
-
-# spawn CMD...: run in the background, killed at exit; sets spawned_pid.
-spawn() {
-  "$@" &
-  spawned_pid=$!
-  interop_pids+=("$spawned_pid")
-}
+stop_uturn() { stop_server; }
 
 # port_owned_by PORT PID: is UDP PORT on 127.0.0.1 bound by process PID?
 port_owned_by() {

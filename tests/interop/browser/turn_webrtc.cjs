@@ -8,16 +8,13 @@
 //   node turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD
 // Prints one JSON result line, then PASS or FAIL; exits 0 only on PASS.
 'use strict';
-const fs = require('fs');
-const os = require('os');
-const path = require('path');
+const { withChromium } = require('./chromium.cjs');
 
 const [modulesParent, turnUrl, username, credential] = process.argv.slice(2);
 if (!credential) {
   console.error('usage: turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD');
   process.exit(2);
 }
-const { chromium } = require(require.resolve('playwright-core', { paths: [modulesParent] }));
 
 const kMessages = 50;           // per direction
 const kPageDeadlineMs = 30000;  // the whole negotiation and exchange
@@ -156,19 +153,7 @@ function check(result) {
 }
 
 async function main() {
-  const userDataDir = fs.mkdtempSync(path.join(os.tmpdir(), 'uturn-chromium-'));
-  let context;
-  try {
-    // Playwright refuses --user-data-dir among args; launchPersistentContext
-    // is how it takes a (fresh) profile directory.
-    context = await chromium.launchPersistentContext(userDataDir, {
-      executablePath: '/usr/bin/chromium',
-      headless: true,
-      timeout: 30000,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    const page = context.pages()[0] || await context.newPage();
+  await withChromium(modulesParent, async (page) => {
     await page.goto('about:blank');
     const result = await page.evaluate(exchangeThroughTurn,
       { turnUrl, username, credential, count: kMessages, deadlineMs: kPageDeadlineMs });
@@ -183,10 +168,7 @@ async function main() {
     } else {
       console.log(`PASS: ${kMessages} messages each way over a relay/relay pair through ${turnUrl}`);
     }
-  } finally {
-    if (context) await context.close();
-    fs.rmSync(userDataDir, { recursive: true, force: true });
-  }
+  });
 }
 
 main().catch(e => {
