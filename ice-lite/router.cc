@@ -163,7 +163,13 @@ struct Router::Impl {
   void Dispatch(Entry& e, const Tuple& tuple, const stun::MessageView& m, absl::Time now) {
     ++depth;
     switch (e.session.OnBindingRequest(tuple, m, now)) {
-      case LiteSession::CheckOutcome::kAnswered: ++counters.checks_answered; break;
+      case LiteSession::CheckOutcome::kAnswered:
+        ++counters.checks_answered;
+        // A 5-tuple two sessions authenticated goes to the one that last
+        // did; if that one dropped it meanwhile, this check gives it back
+        // to `e`, which still holds it (found by the ICE-lite fuzzer).
+        if (!e.removed && e.session.HasTuple(tuple)) by_tuple.insert_or_assign(tuple, e.id);
+        break;
       case LiteSession::CheckOutcome::kRejected: ++counters.checks_rejected; break;
       case LiteSession::CheckOutcome::kDiscarded: ++counters.checks_discarded; break;
     }

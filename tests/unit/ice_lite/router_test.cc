@@ -349,6 +349,24 @@ TEST_F(IceRouterTest, ReusedTupleMovesToTheSessionItNowAuthenticatesWith) {
   EXPECT_EQ(r_->tuple_count(), 1u);
 }
 
+// A tuple both sessions hold: when the later owner drops it, the earlier
+// one gets it back with its next authenticated check (its consent checks
+// keep coming), not never.
+TEST_F(IceRouterTest, SharedTupleReturnsToTheOtherHolderOnItsNextCheck) {
+  const SessionId s1 = Add("sesA");
+  const SessionId s2 = Add("sesB");
+  Feed(a_, Chrome("sesA", true));
+  Feed(a_, Chrome("sesB", true));
+  r_->RemoveSession(s2);
+  Media(a_, 0x80);
+  EXPECT_TRUE(out_.media.empty()) << "no owner in the index until s1's next check";
+  Feed(a_, Chrome("sesA", false));  // s1's consent check
+  Media(a_, 0x80);
+  ASSERT_EQ(out_.media.size(), 1u);
+  EXPECT_EQ(out_.media[0].id, s1);
+  EXPECT_EQ(r_->tuple_count(), 1u);
+}
+
 TEST_F(IceRouterTest, TcpTuplesAreSeparate) {
   const SessionId s = Add("sesA");
   Tuple tcp = a_;
