@@ -61,6 +61,7 @@
 #include "stun/integrity.h"
 #include "stun/message_builder.h"
 #include "stun/message_view.h"
+#include "tests/fuzz/fuzz_input.h"
 
 namespace {
 
@@ -69,35 +70,10 @@ using namespace uturn::ice;  // NOLINT
 using stun::MessageView;
 using stun::SocketAddress;
 
-#define CHECK(cond)                                                            \
-  do {                                                                         \
-    if (!(cond)) {                                                             \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                                 \
-    }                                                                          \
-  } while (0)
+using fuzz::Input;
 
 // UTURN_FUZZ_TRACE=1 prints each op (for reading reproducers).
 const bool g_trace = getenv("UTURN_FUZZ_TRACE") != nullptr;
-
-class Input {
- public:
-  explicit Input(std::span<const uint8_t> data) : data_(data) {}
-  bool empty() const { return pos_ >= data_.size(); }
-  uint8_t U8() { return pos_ < data_.size() ? data_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>((U8() << 8) | U8()); }
-  std::span<const uint8_t> Bytes(size_t n) {
-    const size_t at = std::min(pos_, data_.size());
-    const size_t take = std::min(n, data_.size() - at);
-    pos_ += take;
-    return data_.subspan(at, take);
-  }
-  std::span<const uint8_t> Rest() { return Bytes(data_.size()); }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t pos_ = 0;
-};
 
 std::string_view AsText(std::span<const uint8_t> b) {
   return {reinterpret_cast<const char*>(b.data()), b.size()};

@@ -42,6 +42,7 @@
 #include "stun/integrity.h"
 #include "stun/message_builder.h"
 #include "stun/message_view.h"
+#include "tests/fuzz/fuzz_input.h"
 #include "turn/peer_policy.h"
 #include "turn/turn_server.h"
 
@@ -53,13 +54,7 @@ using turn::FiveTuple;
 using turn::RelayId;
 using turn::TurnHost;
 
-#define CHECK(cond)                                                   \
-  do {                                                                \
-    if (!(cond)) {                                                    \
-      fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      abort();                                                        \
-    }                                                                 \
-  } while (0)
+using fuzz::Input;
 
 constexpr std::string_view kRealm = "uturn";
 constexpr std::string_view kUser = "fuzz", kPassword = "pass";
@@ -77,26 +72,6 @@ void Touch(std::span<const uint8_t> s) {
   for (uint8_t b : s) acc += b;
   g_sink = g_sink + acc;
 }
-
-// Reads the input front to back; past the end everything reads as zero.
-class Input {
- public:
-  explicit Input(std::span<const uint8_t> data) : data_(data) {}
-  bool empty() const { return pos_ >= data_.size(); }
-  uint8_t U8() { return pos_ < data_.size() ? data_[pos_++] : 0; }
-  uint16_t U16() { return static_cast<uint16_t>((U8() << 8) | U8()); }
-  uint32_t U32() { return (uint32_t{U16()} << 16) | U16(); }
-  std::span<const uint8_t> Bytes(size_t n) {
-    const size_t take = std::min(n, data_.size() - std::min(pos_, data_.size()));
-    const auto out = data_.subspan(std::min(pos_, data_.size()), take);
-    pos_ += take;
-    return out;
-  }
-
- private:
-  std::span<const uint8_t> data_;
-  size_t pos_ = 0;
-};
 
 SocketAddress V4(uint8_t a, uint8_t b, uint8_t c, uint8_t d, uint16_t port) {
   return SocketAddress::V4({a, b, c, d}, port);
