@@ -75,9 +75,11 @@ echo "$out"
 #   1: : start_mclient: msz=2, tot_send_msgs=0, tot_recv_msgs=0, tot_send_bytes ~ 0, tot_recv_bytes ~ 0
 #   5: : start_mclient: tot_send_msgs=100, tot_recv_msgs=100
 #   5: : Total lost packets 0 (0.000000%), total send dropped 0 (0.000000%)
-# msz is the number of relayed sessions (2 per client with RTCP, 4 with -y),
-# each of which sends -n messages.
-msz=$(sed -n 's/.*start_mclient: msz=\([0-9]*\),.*/\1/p' <<<"$out" | tail -n1)
+# msz is the number of relayed sessions still running when the line is
+# printed (2 per client with RTCP, 4 with -y), each of which sends -n
+# messages: the largest value is the number of sessions (sessions that have
+# finished drop out of later lines, so the last value may be smaller).
+msz=$(sed -n 's/.*start_mclient: msz=\([0-9]*\),.*/\1/p' <<<"$out" | sort -n | tail -n1)
 [[ -n $msz ]] || fail "no 'start_mclient: msz=' line from turnutils_uclient"
 expected=$((msz * messages))
 totals=$(grep -E 'start_mclient: tot_send_msgs=[0-9]+, tot_recv_msgs=[0-9]+$' <<<"$out" | tail -n1 || true)
