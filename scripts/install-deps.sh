@@ -15,7 +15,7 @@ for arg in "$@"; do
     # libnice (built against by the ICE-lite interop test) and curl.
     --test)
       packages+=(clang libclang-rt-14-dev coturn golang-go golang-github-pion-turn.v2-dev chromium iproute2
-        libnice-dev curl)
+        libnice-dev curl iptables golang-github-pion-ice.v2-dev)
       # Node drives Chromium (playwright-core, pinned by the test's lockfile and
       # installed by its CTest fixture). Only when no node is on PATH: a Node
       # from elsewhere already brings its own npm (Debian 12 has Node 18, which
