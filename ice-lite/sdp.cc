@@ -431,7 +431,7 @@ absl::StatusOr<std::string> AnswerFor(const SessionDescription& offer, const Ans
   line("o=- ", params.session_id, " 2 IN IP4 127.0.0.1");
   line("s=-");
   line("t=0 0");
-  line("a=ice-lite");  // RFC 8839 §5.3
+  if (params.lite) line("a=ice-lite");  // RFC 8839 §5.3
   if (!bundle.empty()) line("a=group:BUNDLE ", absl::StrJoin(bundle, " "));
 
   for (size_t i = 0; i < offer.media.size(); ++i) {

@@ -57,6 +57,9 @@ struct AnswerParams {
   std::vector<Candidate> candidates;   // its host candidate(s)
   std::string fingerprint;             // "sha-256 AB:CD:..." of its DTLS certificate
   uint64_t session_id = 0;             // o= line
+  // false: the answerer is a full agent (client/'s uturn-ice --http), so no
+  // a=ice-lite (RFC 8839 §5.3) and its candidates need not all be host ones.
+  bool lite = true;
 };
 // An answer to `offer`: a=ice-lite, the credentials, the candidates and
 // a=end-of-candidates, one m-line per offered m-line (same media, protocol
