@@ -60,6 +60,9 @@ struct GatheredCandidate {
   stun::SocketAddress socket;
   // Relayed candidates: which allocation (argument of the relay calls below).
   std::optional<uint32_t> relay_id;
+  // RFC 8445 §5.1.2.1 local preference used in the priority; a peer-reflexive
+  // candidate learnt on this base uses it too (§7.2.5.3.1).
+  uint32_t local_preference = 0;
 };
 
 struct GathererEvent {
