@@ -1,0 +1,60 @@
+#!/usr/bin/env bash
+# Interop: two full ICE agents that speak ../shared/ICE-PEER.md connect on
+# loopback and exchange the contract's datagrams. A is controlling and sends
+# 100 datagrams, B is controlled and echoes them; both must connect, select a
+# pair of the expected type and A must get >= 90% of its datagrams back.
+#   ice_pair_test.sh host  PEER_A PEER_B
+#   ice_pair_test.sh relay PEER_A PEER_B UTURN MIN_PORT MAX_PORT
+# host: host candidates on 127.0.0.1, host/host expected. relay: the real
+# uturn as TURN server (../uturn_lib.sh), both --relay-only, relay/relay
+# expected, and uturn must count the relayed datagrams. PEER_* are binaries
+# (extra flags may follow them, quoted: 'nice-ice-peer --nomination aggressive').
+set -euo pipefail
+here=$(cd "$(dirname "$0")" && pwd)
+mode=${1:?usage: ice_pair_test.sh host|relay PEER_A PEER_B [UTURN MIN MAX]}
+peer_a=${2:?PEER_A}
+peer_b=${3:?PEER_B}
+# shellcheck source-path=SCRIPTDIR source=../uturn_lib.sh
+source "$here/../uturn_lib.sh"
+interop_init
+
+for p in "$peer_a" "$peer_b"; do
+  bin=${p%% *}
+  [[ -x $bin ]] || fail "peer $bin not found (its build fixture builds it)"
+done
+
+flags="--bind 127.0.0.1 --timeout 20"
+case $mode in
+  host) expect=host ;;
+  relay)
+    start_uturn "${4:?UTURN}" "${5:?MIN_PORT}" "${6:?MAX_PORT}"
+    flags+=" --relay-only --turn 127.0.0.1:$uturn_port --turn-user $interop_user --turn-pass $interop_pass"
+    expect=relay
+    ;;
+  *) fail "mode must be host or relay" ;;
+esac
+
+set +e
+out=$(bash "$here/run_pair.sh" "$peer_a --controlling $flags --send 100" \
+  "$peer_b --controlled $flags --echo" "$expect" "$expect" 45 2>&1)
+rc=$?
+set -e
+echo "$out"
+((rc == 0)) || fail "the peers did not connect and echo (run_pair.sh exit $rc)"
+# Both sides name the same pair, mirrored.
+sel_a=$(sed -n 's/^peer a: event=selected .* local=\([^ ]*\) remote=\([^ ]*\)$/\1 \2/p' <<<"$out")
+sel_b=$(sed -n 's/^peer b: event=selected .* local=\([^ ]*\) remote=\([^ ]*\)$/\2 \1/p' <<<"$out")
+[[ -n $sel_a && $sel_a == "$sel_b" ]] || fail "the peers name different pairs: a '$sel_a', b mirrored '$sel_b'"
+if [[ $mode == relay ]]; then
+  for addr in $sel_a; do
+    port=${addr##*:}
+    ((port >= $5 && port <= $6)) || fail "selected relayed address $addr outside uturn's ports $5-$6"
+  done
+  stop_uturn
+  # 100 datagrams each way, plus the checks, went through uturn's relays.
+  to_peer=$(sed -n 's/.*event=stopped .* packets_to_peer=\([0-9]*\).*/\1/p' "$uturn_log")
+  [[ -n $to_peer ]] || fail "no packets_to_peer counter in uturn's event=stopped line"
+  ((to_peer >= 180)) || fail "uturn relayed only $to_peer packets to peers (>= 180 expected)"
+  echo "uturn: packets_to_peer=$to_peer"
+fi
+echo "PASS: $mode pair, $(basename "${peer_a%% *}") controlling, $(basename "${peer_b%% *}") controlled"
