@@ -38,10 +38,18 @@ void NatBox::ExpireIfStale(uint16_t external_port, absl::Time now) {
   by_external_port_.erase(it);
 }
 
+bool NatBox::Blocks(const SocketAddress& remote) const {
+  if (config_.type != NatType::kBlocksUdp) return false;
+  for (const SocketAddress& ip : config_.udp_allowed) {
+    if (ip.family == remote.family && ip.bytes == remote.bytes) return false;
+  }
+  return true;
+}
+
 uint16_t NatBox::PickPort(uint16_t wanted) {
   // MASQUERADE keeps the source port when no other mapping holds it; with
   // --random-fully it draws one from the ephemeral range every time.
-  if (config_.type == NatType::kPortPreserving && wanted != 0 &&
+  if (config_.type != NatType::kSymmetric && wanted != 0 &&
       !by_external_port_.contains(wanted)) {
     return wanted;
   }
@@ -55,7 +63,7 @@ uint16_t NatBox::PickPort(uint16_t wanted) {
 
 std::optional<SocketAddress> NatBox::Outbound(const SocketAddress& from, const SocketAddress& to,
                                               absl::Time now) {
-  if (config_.type == NatType::kBlocksUdp) return std::nullopt;
+  if (Blocks(to)) return std::nullopt;
   const SocketAddress dest_key = config_.type == NatType::kSymmetric ? to : SocketAddress{};
   const auto key = std::make_pair(from, dest_key);
   if (auto k = by_key_.find(key); k != by_key_.end()) ExpireIfStale(k->second, now);
@@ -78,7 +86,7 @@ std::optional<SocketAddress> NatBox::Outbound(const SocketAddress& from, const S
 
 std::optional<SocketAddress> NatBox::Inbound(const SocketAddress& from, const SocketAddress& to,
                                              absl::Time now) {
-  if (config_.type == NatType::kBlocksUdp) return std::nullopt;
+  if (Blocks(from)) return std::nullopt;
   ExpireIfStale(to.port, now);
   auto it = by_external_port_.find(to.port);
   if (it == by_external_port_.end()) return std::nullopt;
@@ -218,7 +226,7 @@ void Network::Process(InFlight f) {
     }
     case Hop::kNatOutbound: {
       NatBox& box = *realms_.at(static_cast<size_t>(f.nat_realm)).nat;
-      if (box.type() == NatType::kBlocksUdp) {
+      if (box.Blocks(f.to)) {
         ++stats_.dropped_blocked;
         return;
       }
@@ -238,7 +246,7 @@ void Network::Process(InFlight f) {
     }
     case Hop::kNatInbound: {
       NatBox& box = *realms_.at(static_cast<size_t>(f.nat_realm)).nat;
-      if (box.type() == NatType::kBlocksUdp) {
+      if (box.Blocks(f.from)) {
         ++stats_.dropped_blocked;
         return;
       }

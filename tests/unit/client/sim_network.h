@@ -81,7 +81,8 @@ enum class NatType : uint8_t {
   // destination, as `MASQUERADE --random-fully` does. Filtering as above.
   kSymmetric,
   // Drops every UDP datagram in both directions (a firewall that only lets
-  // TCP out).
+  // TCP out), except to and from `NatConfig::udp_allowed` (a firewall that
+  // lets UDP reach the TURN server only), translated as kPortPreserving.
   kBlocksUdp,
 };
 const char* ToString(NatType t);
@@ -96,6 +97,8 @@ struct NatConfig {
   // 120 s (nf_conntrack_udp_timeout / _stream); one timeout, refreshed by
   // traffic in either direction, is enough here.
   absl::Duration mapping_timeout = absl::Seconds(120);
+  // kBlocksUdp: remote IPs (ports ignored) UDP may still reach.
+  std::vector<SocketAddress> udp_allowed;
 };
 
 struct NetworkStats {
@@ -136,6 +139,7 @@ class NatBox {
     absl::Time expires;
   };
   void ExpireIfStale(uint16_t external_port, absl::Time now);
+  bool Blocks(const SocketAddress& remote) const;
   uint16_t PickPort(uint16_t wanted);
 
   NatConfig config_;

@@ -242,6 +242,18 @@ TEST_F(SimNetworkTest, BlockingNatDropsUdpSoBindingTimesOut) {
   EXPECT_EQ(server_a->counters().binding_success, 0u);
 }
 
+TEST_F(SimNetworkTest, BlockingNatLetsTheAllowedServerThroughOnly) {
+  NatConfig c = Nat(NatType::kBlocksUdp);
+  c.udp_allowed = {kStunA};
+  const RealmId lan = net.AddNatRealm(c);
+  const BindingResult a = Bind(lan, kLanHost, kStunA);
+  ASSERT_EQ(a.status, BindingStatus::kSuccess);
+  EXPECT_EQ(a.mapped.IpString(), "198.51.100.1");
+  EXPECT_EQ(a.mapped.port, kLanHost.port);
+  const BindingResult b = Bind(lan, kLanHost, kStunB);
+  EXPECT_EQ(b.status, BindingStatus::kTimeout);
+}
+
 // Address-and-port-dependent filtering for both mapping models: only the
 // exact remote the mapping sent to gets in.
 class FilteringTest : public SimNetworkTest, public ::testing::WithParamInterface<NatType> {};
