@@ -3,12 +3,16 @@
 # loopback and exchange the contract's datagrams. A is controlling and sends
 # 100 datagrams, B is controlled and echoes them; both must connect, select a
 # pair of the expected type and A must get >= 90% of its datagrams back.
-#   ice_pair_test.sh host  PEER_A PEER_B
+#   ice_pair_test.sh host|restart|conflict PEER_A PEER_B
 #   ice_pair_test.sh relay PEER_A PEER_B UTURN MIN_PORT MAX_PORT
-# host: host candidates on 127.0.0.1, host/host expected. relay: the real
-# uturn as TURN server (../uturn_lib.sh), both --relay-only, relay/relay
-# expected, and uturn must count the relayed datagrams. PEER_* are binaries
-# (extra flags may follow them, quoted: 'nice-ice-peer --nomination aggressive').
+# host: host candidates on 127.0.0.1, host/host expected. restart: the same,
+# A restarts ICE 1 s after connecting (--restart-after 1): both must print
+# event=restarted, select a pair again and the echoes keep coming. conflict:
+# B is started --controlling too (RFC 8445 §7.3.1.1 must sort it out). relay:
+# the real uturn as TURN server (../uturn_lib.sh), both --relay-only,
+# relay/relay expected, and uturn must count the relayed datagrams. PEER_* are
+# binaries (extra flags may follow them, quoted: 'nice-ice-peer --nomination
+# aggressive').
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 mode=${1:?usage: ice_pair_test.sh host|relay PEER_A PEER_B [UTURN MIN MAX]}
@@ -24,8 +28,12 @@ for p in "$peer_a" "$peer_b"; do
 done
 
 flags="--bind 127.0.0.1 --timeout 20"
+role_b=--controlled
+extra_a=
 case $mode in
   host) expect=host ;;
+  restart) expect=host extra_a="--restart-after 1" ;;
+  conflict) expect=host role_b=--controlling ;;
   relay)
     start_uturn "${4:?UTURN}" "${5:?MIN_PORT}" "${6:?MAX_PORT}"
     flags+=" --relay-only --turn 127.0.0.1:$uturn_port --turn-user $interop_user --turn-pass $interop_pass"
@@ -35,8 +43,8 @@ case $mode in
 esac
 
 set +e
-out=$(bash "$here/run_pair.sh" "$peer_a --controlling $flags --send 100" \
-  "$peer_b --controlled $flags --echo" "$expect" "$expect" 45 2>&1)
+out=$(RUN_PAIR_KEEP=$work/pair bash "$here/run_pair.sh" "$peer_a --controlling $flags $extra_a --send 100" \
+  "$peer_b $role_b $flags --echo" "$expect" "$expect" 45 2>&1)
 rc=$?
 set -e
 echo "$out"
@@ -45,6 +53,14 @@ echo "$out"
 sel_a=$(sed -n 's/^peer a: event=selected .* local=\([^ ]*\) remote=\([^ ]*\)$/\1 \2/p' <<<"$out")
 sel_b=$(sed -n 's/^peer b: event=selected .* local=\([^ ]*\) remote=\([^ ]*\)$/\2 \1/p' <<<"$out")
 [[ -n $sel_a && $sel_a == "$sel_b" ]] || fail "the peers name different pairs: a '$sel_a', b mirrored '$sel_b'"
+if [[ $mode == restart ]]; then
+  for s in a b; do
+    grep -q '^event=restarted' "$work/pair/$s.err" || fail "peer $s never printed event=restarted"
+    # A pair is selected again after the restart.
+    sed -n '/^event=restarted/,$p' "$work/pair/$s.err" | grep -q '^event=selected' ||
+      fail "peer $s selected no pair after its restart"
+  done
+fi
 if [[ $mode == relay ]]; then
   for addr in $sel_a; do
     port=${addr##*:}
@@ -57,4 +73,4 @@ if [[ $mode == relay ]]; then
   ((to_peer >= 180)) || fail "uturn relayed only $to_peer packets to peers (>= 180 expected)"
   echo "uturn: packets_to_peer=$to_peer"
 fi
-echo "PASS: $mode pair, $(basename "${peer_a%% *}") controlling, $(basename "${peer_b%% *}") controlled"
+echo "PASS: $mode pair, $(basename "${peer_a%% *}") --controlling, $(basename "${peer_b%% *}") $role_b"
