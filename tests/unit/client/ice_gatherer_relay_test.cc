@@ -410,5 +410,78 @@ TEST(IceGathererRelayTest, RegatherKeepsTheAllocationAndAnnouncesItAgain) {
   EXPECT_EQ(net.server->allocation_count(), 1u);
 }
 
+TEST(IceGathererRelayTest, ServerThatForgotTheAllocationLosesItOnRefresh) {
+  Allocated net;
+  ASSERT_NE(net.relay_id, 0u);
+  // A restarted server: no allocation, no nonce. The Refresh draws 401, is
+  // signed again, and then 437 Allocation Mismatch (RFC 8656 §8.2).
+  net.host.open.clear();
+  auto s = turn::TurnServer::Create(GatherNet::DefaultTurnConfig(), &net.host,
+                                    std::vector<uint8_t>(32, 9));
+  ASSERT_TRUE(s.ok());
+  net.server = *std::move(s);
+  net.RunUntil(net.now + absl::Seconds(600));
+  std::vector<GathererEvent> lost = OfKind(net.Events(), Kind::kRelayLost);
+  ASSERT_EQ(lost.size(), 1u);
+  EXPECT_NE(lost[0].reason.find("437"), std::string::npos) << lost[0].reason;
+  EXPECT_EQ(lost[0].relay_id, net.relay_id);
+}
+
+TEST(IceGathererRelayTest, RejectedChannelBindIsATurnErrorAndSendsStayIndications) {
+  turn::TurnConfig tc = GatherNet::DefaultTurnConfig();
+  tc.max_channels = 1;
+  Allocated net(GatherNet::DefaultConfig(), tc);
+  ASSERT_NE(net.relay_id, 0u);
+  const stun::SocketAddress other = stun::SocketAddress::V4({203, 0, 113, 201}, 9000);
+  ASSERT_TRUE(net.gatherer.BindChannel(net.relay_id, kPeer, net.now).ok());
+  ASSERT_TRUE(net.gatherer.BindChannel(net.relay_id, other, net.now).ok());
+  net.Pump();
+  std::vector<GathererEvent> errors = OfKind(net.Events(), Kind::kTurnError);
+  ASSERT_EQ(errors.size(), 1u);
+  EXPECT_NE(errors[0].reason.find("ChannelBind"), std::string::npos) << errors[0].reason;
+  ASSERT_TRUE(net.gatherer.SendThroughRelay(net.relay_id, other, Bytes{7}, net.now).ok());
+  net.Pump();
+  EXPECT_TRUE(
+      IsStunMethod(net.sent.back().bytes, stun::Method::kSend, stun::MessageClass::kIndication));
+  EXPECT_EQ(net.host.to_peer.back().payload, Bytes{7});
+}
+
+TEST(IceGathererRelayTest, ChannelNumbersRunOutAt0x4FFF) {
+  Allocated net;
+  ASSERT_NE(net.relay_id, 0u);
+  // RFC 8656 §12: 0x4000 through 0x4FFF, 4096 numbers. Not pumped: the
+  // requests just queue.
+  for (uint32_t i = 0; i < 4096; ++i) {
+    const stun::SocketAddress peer = stun::SocketAddress::V4(
+        {203, 0, static_cast<uint8_t>(i >> 8), static_cast<uint8_t>(i & 0xFF)}, 7000);
+    ASSERT_TRUE(net.gatherer.BindChannel(net.relay_id, peer, net.now).ok()) << i;
+  }
+  const stun::SocketAddress one_more = stun::SocketAddress::V4({198, 18, 0, 1}, 7000);
+  EXPECT_EQ(net.gatherer.BindChannel(net.relay_id, one_more, net.now).code(),
+            absl::StatusCode::kResourceExhausted);
+}
+
+TEST(IceGathererRelayTest, CloseWhileAllocatingDeletesTheAllocationWhenItArrives) {
+  GatherNet net;
+  net.nat[kBase] = kMapped;
+  std::vector<stun::SocketAddress> bases = {kBase};
+  ASSERT_TRUE(net.gatherer.Start(bases, net.now).ok());
+  net.drop_to.insert(kTurn);
+  net.StartAll();
+  net.gatherer.Close(net.now);
+  EXPECT_FALSE(net.gatherer.has_pending_start());
+  // The Allocate's retransmission gets through after all.
+  net.drop_to.clear();
+  net.RunUntil(net.now + absl::Seconds(5));
+  EXPECT_EQ(net.host.closed.size(), 1u);
+  EXPECT_EQ(net.server->allocation_count(), 0u);
+  for (const GathererEvent& e : net.Events()) {
+    EXPECT_NE(e.kind, Kind::kRelayLost);
+    if (e.kind == Kind::kCandidate) {
+      EXPECT_NE(e.candidate.candidate.type, ice::CandidateType::kRelay);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace uturn::client
