@@ -90,6 +90,16 @@ struct IceAgentConfig {
   // No selected pair this long after checks could start: kFailed (timeout).
   absl::Duration connect_timeout = absl::Seconds(30);
   std::string software;  // SOFTWARE in gathering requests; omitted when empty
+  // RFC 8445 §8.1.1 leaves when to nominate to the controlling agent: the
+  // best valid pair is nominated once no higher-priority pair is left to
+  // check, or this long after the first pair became valid.
+  absl::Duration nomination_wait = absl::Milliseconds(500);
+  // Consent (RFC 7675) unanswered this long on the selected pair:
+  // kDisconnected (one missed answer at the 4-6 s pace; lost at consent_timeout).
+  absl::Duration disconnected_after = absl::Seconds(8);
+  // Role switches (RFC 8445 §7.3.1.1, §7.2.5.1) allowed per agent; beyond,
+  // a conflict keeps our role (answers 487, fails the check): no 487 storm.
+  int max_role_switches = 4;
 };
 
 enum class IceState : uint8_t {
