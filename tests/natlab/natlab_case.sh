@@ -7,7 +7,7 @@
 # codes, and for the relay case uturn's relayed-packet metrics.
 #
 #   natlab_case.sh [--uturn PATH] [--timings FILE] [--base-local a|b]...
-#                  CASE PEER_A_CMD PEER_B_CMD
+#                  [--send N | --connect-only] CASE PEER_A_CMD PEER_B_CMD
 #
 # PEER_x_CMD is a command line (split on spaces), e.g. "bin/uturn-ice" or
 # "nice-ice-peer --nomination aggressive"; the runner appends the contract
@@ -24,6 +24,10 @@
 # as the local end of a pair found through its NAT's mapping, where RFC 8445
 # §7.2.5.3.1 names the srflx/prflx candidate (pion/ice does); the pair's path
 # is still checked, the two ends' agreement on it is not.
+# --send N: a sends N datagrams instead of the case's count (benchmarks use
+# few; not for consent, which sends none).
+# --connect-only: no data; both peers (a --echo) get SIGTERM once connected
+# and must exit 0 (benchmarks; not for consent or restart).
 # --timings FILE appends one logfmt line per peer (time from start to
 # event=connected, CPU and peak RSS at that moment) for bench_ice_connect.sh.
 # NATLAB_KEEP=1 keeps the logs. Exit 0 on PASS, 1 on FAIL, 2 on bad usage.
@@ -31,12 +35,16 @@ set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 source "$here/natlab_lib.sh"
 
-usage() { sed -n '9,11p' "$0" >&2; exit 2; }
+usage() { sed -n '9,10p' "$0" >&2; exit 2; }
 uturn=${NATLAB_UTURN:-}
 timings=
 declare -A base_local=()
+send_override=
+connect_only=0
 while (($#)); do
   case $1 in
+    --connect-only) connect_only=1; shift ;;
+    --send) send_override=${2:?}; shift 2 ;;
     --uturn) uturn=${2:?}; shift 2 ;;
     --timings) timings=${2:?}; shift 2 ;;
     --base-local)
@@ -102,6 +110,14 @@ case $case_name in
     path_a='[HNR]/[HNR]' path_b=$path_a ;;
   *) echo "natlab_case.sh: unknown case '$case_name'" >&2; usage ;;
 esac
+if ((connect_only)); then
+  [[ $case_name != consent && $case_name != restart ]] || usage
+  send=0 check_relay_metrics=0
+fi
+if [[ -n $send_override ]] && ((send > 0)); then
+  [[ $send_override =~ ^[1-9][0-9]*$ ]] || usage
+  send=$send_override
+fi
 
 lab_init
 lab_up
@@ -197,11 +213,15 @@ while :; do
     line=$(grep -m1 -E 'event=connected( |$)' "$w/$side.log" 2>/dev/null) || continue
     t_conn[$side]=${line%% *}
     # CPU and peak RSS spent until connected, read while the peer still runs.
-    if stat=$(cat "/proc/${pid[$side]}/stat" 2>/dev/null); then
+    # schedstat's first field is the time on CPU in ns; stat's utime+stime
+    # only counts clock ticks.
+    if read -r cpu_ns _ <"/proc/${pid[$side]}/schedstat" 2>/dev/null && ((cpu_ns > 0)); then
+      cpu_ms[$side]=$(awk -v ns="$cpu_ns" 'BEGIN { printf "%.1f", ns / 1e6 }')
+    elif stat=$(cat "/proc/${pid[$side]}/stat" 2>/dev/null); then
       read -r -a f <<<"${stat##*) }"
       cpu_ms[$side]=$(((f[11] + f[12]) * 1000 / clk_tck))
-      rss_kb[$side]=$(awk '/^VmHWM:/ { print $2 }' "/proc/${pid[$side]}/status" 2>/dev/null || echo 0)
     fi
+    rss_kb[$side]=$(awk '/^VmHWM:/ { print $2 }' "/proc/${pid[$side]}/status" 2>/dev/null) || true
   done
   [[ -n ${t_conn[a]:-} && -n ${t_conn[b]:-} ]] && break
   for side in a b; do
@@ -216,7 +236,16 @@ for side in a b; do
   ms[$side]=$(connect_ms "${t0[$side]}" "${t_conn[$side]}")
 done
 
-if [[ $case_name == consent ]]; then
+if ((connect_only)); then
+  # Both are told to stop once connected: exit 0 (ICE-PEER.md).
+  for side in a b; do kill -TERM "${pid[$side]}" 2>/dev/null || true; done
+  wait_exit a 10
+  wait_exit b 10
+  for side in a b; do
+    status=status_$side
+    ((${!status} == 0)) || fail "$side exited ${!status} on SIGTERM after connecting"
+  done
+elif [[ $case_name == consent ]]; then
   # The remote goes silent: consent (RFC 7675 §5.1) is lost 30 s after the
   # last response; a must say so and exit 1 (ICE-PEER.md).
   kill -STOP "${pid[b]}"
