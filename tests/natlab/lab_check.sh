@@ -74,8 +74,27 @@ done
   lab_fail "symmetric NAT: one mapping ${probe_mapped[0]} for two destinations"
 echo "ok: symmetric NAT maps local port $probe_local_port to ${probe_mapped[*]}"
 
+# Hole punching survives a peer that sends first: a packet from p's port 3478
+# reaches NAT a's port 40000 before host a has sent anything to p; host a's
+# own packets from port 40000 to p must still leave from 40000 (the NAT's
+# INPUT drop keeps that early packet from holding a conntrack entry).
+early_port=40000
+lab_exec p python3 -c "import socket
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(('${lab_public_ip[p]}', 3478))
+s.sendto(b'early', ('${lab_wan_ip[a]}', $early_port))" || lab_fail "early packet from p"
+lab_spawn p "$uturn" --listening-ip "${lab_public_ip[p]}" --no-tcp --relay-threads 1 --no-auth \
+  </dev/null 2>"$lab_work/p-stun.log"
+lab_wait_log "$lab_work/p-stun.log" 'event=ready' 10 "$lab_spawned_pid" ||
+  lab_fail "the STUN server on p did not start"
+out=$(lab_exec a python3 "$here/stun_probe.py" --port "$early_port" "${lab_public_ip[p]}:3478") ||
+  lab_fail "stun_probe from host a to p failed: $out"
+[[ $out == *"mapped=${lab_wan_ip[a]}:$early_port"* ]] ||
+  lab_fail "after an early packet from p, cone NAT no longer preserves port $early_port: $out"
+echo "ok: an unsolicited packet does not move the cone NAT's mapping"
+
 # A STUN server inside site b: reachable on its LAN, from nowhere else.
-lab_spawn b "$uturn" --listening-ip "${lab_host_ip[b]}" --no-tcp --relay-threads 1 --no-auth \
+lab_spawn b "$uturn" --listening-ip "${lab_host_ip[b]}" --no-tcp --relay-threads 1 --no-auth </dev/null \
   2>"$lab_work/site-b-stun.log"
 lab_wait_log "$lab_work/site-b-stun.log" 'event=ready' 10 "$lab_spawned_pid" ||
   lab_fail "the STUN server in site b did not start"
