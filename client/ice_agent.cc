@@ -455,13 +455,14 @@ void IceAgent::HandleTimeout(absl::Time now) {
   a.DrainGatherer(now);
   if (a.closed) return;
   a.HandleTransactionTimeouts(now);
-  a.RunPacer(now);
   IceGeneration& g = *a.current;
-  if (!g.selected && now >= g.nominate_deadline) {
-    g.nominate_deadline = absl::InfiniteFuture();
+  if (!g.selected && !g.nominate_wait_over && now >= g.nominate_deadline) {
+    g.nominate_wait_over = true;
     a.MaybeNominate(g, now);
   }
   a.HandleConsentTimers(now);
+  // Last: what the steps above queued goes out in this Ta slot.
+  a.RunPacer(now);
   if (!a.DataGeneration() && now >= a.connect_deadline && a.state != IceState::kFailed) {
     // No pair selected within connect_timeout of the checks' start.
     a.CancelChecks(g.number, std::nullopt);
@@ -478,9 +479,11 @@ absl::Time IceAgent::PollTimeout() const {
     if (tx.timer && !tx.cancelled) t = std::min(t, tx.timer->deadline());
     t = std::min(t, tx.expires);
   }
-  if (!a.current->selected) t = std::min(t, a.current->nominate_deadline);
+  if (!a.current->selected && !a.current->nominate_wait_over) {
+    t = std::min(t, a.current->nominate_deadline);
+  }
   for (const IceGeneration* g : {a.current.get(), a.previous.get()}) {
-    if (g == nullptr || !g->selected) continue;
+    if (g == nullptr || !g->selected || g->consent_lost) continue;
     t = std::min(t, g->next_consent);
     if (g->last_consent != absl::InfinitePast()) {
       if (!g->disconnected) t = std::min(t, g->last_consent + a.config.disconnected_after);

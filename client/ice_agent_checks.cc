@@ -507,7 +507,7 @@ void IceAgent::Impl::MaybeNominate(IceGeneration& g, absl::Time now) {
   if (!best) return;
   // RFC 8445 §8.1.1: nominate once nothing better is left to check, or
   // after the wait for better pairs (nomination_wait).
-  if (better_pending && now < g.nominate_deadline) return;
+  if (better_pending && !g.nominate_wait_over && now < g.nominate_deadline) return;
   g.nominating = true;
   g.nominee = *best;
   g.checklist.EnqueueTriggered(*best, true);

@@ -57,6 +57,7 @@ struct IceGeneration {
   uint32_t prflx_count = 0;
   // Regular nomination (RFC 8445 §8.1.1): when the wait for better pairs ends.
   absl::Time nominate_deadline = absl::InfiniteFuture();
+  bool nominate_wait_over = false;  // nominate_deadline passed
   bool nominating = false;  // a USE-CANDIDATE check is queued or in flight
   size_t nominee = 0;       // its pair, while `nominating`
   // RFC 7675 on the selected pair.
