@@ -110,7 +110,10 @@ class Pair {
       if (next > end) next = end;
       if (next > now) now = next;
       a.agent->HandleTimeout(now);
+      // A driver sleeping until PollTimeout() would spin if it stayed due.
+      EXPECT_GT(a.agent->PollTimeout(), now);
       b.agent->HandleTimeout(now);
+      EXPECT_GT(b.agent->PollTimeout(), now);
       if (now >= end) {
         Flush();
         return done();
@@ -773,6 +776,39 @@ TEST_F(ResponseTest, SuccessMakesTheNominationAndSelects) {
   agent_->HandlePacket(kBaseA, kBaseB, Response(*nomination, 0), now_);
   ASSERT_TRUE(agent_->selected_pair());
   EXPECT_EQ(agent_->state(), IceState::kConnected);
+}
+
+TEST_F(ResponseTest, RegularNominationWaitsForBetterPairs) {
+  // A second, higher-priority remote candidate that never answers.
+  absl::StatusOr<ice::Candidate> better =
+      ice::ParseCandidate("candidate:2 1 udp 2130706432 198.51.100.2 6000 typ host");
+  ASSERT_TRUE(better.ok());
+  ASSERT_TRUE(agent_->AddRemoteCandidate(*better, now_).ok());
+  std::optional<IceTransmit> first = NextCheck();
+  ASSERT_TRUE(first);
+  EXPECT_EQ(first->destination.port, 6000);
+  EXPECT_NE(first->destination, kBaseB);  // the higher-priority pair goes first
+  std::optional<IceTransmit> second = NextCheck();
+  ASSERT_TRUE(second);
+  ASSERT_EQ(second->destination, kBaseB);
+  agent_->HandlePacket(kBaseA, kBaseB, Response(*second, 0), now_);
+  const absl::Time valid_at = now_;
+  // The better pair is still in progress: no nomination until nomination_wait.
+  for (int i = 0; i < 20; ++i) {
+    std::optional<IceTransmit> t = NextCheck();
+    ASSERT_TRUE(t);
+    stun::MessageView m;
+    ASSERT_EQ(stun::MessageView::Parse(t->bytes, &m), stun::ParseError::kNone);
+    if (!stun::HasUseCandidate(m)) {
+      EXPECT_NE(t->destination, kBaseB);  // only the better pair's retransmissions
+      continue;
+    }
+    EXPECT_EQ(t->destination, kBaseB);
+    EXPECT_GE(now_ - valid_at, IceAgentConfig{}.nomination_wait);
+    EXPECT_LT(now_ - valid_at, IceAgentConfig{}.nomination_wait + absl::Milliseconds(100));
+    return;
+  }
+  FAIL() << "no nomination";
 }
 
 TEST_F(ResponseTest, ResponseWithBadIntegrityIsDiscarded) {
