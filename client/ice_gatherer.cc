@@ -212,8 +212,9 @@ void IceGatherer::Impl::AddRelay(const TurnJob& job, const RelayedAddresses& a) 
   // RFC 8839 §5.1: raddr of a relayed candidate is the allocation's mapped
   // address; a server that sent none leaves us the host socket's address.
   spec.related = a.has_mapped ? a.mapped : bases[job.base];
-  // §5.1.1.3 groups relayed candidates by the base they were obtained from.
-  spec.foundation = foundations.Get(spec.type, bases[job.base], &server, kUdp);
+  // §5.1.1.3: same type, same base IP (for a relayed candidate, the relayed
+  // address: ports may differ), same server IP, same transport.
+  spec.foundation = foundations.Get(spec.type, relayed, &server, kUdp);
   spec.local_preference =
       ServerLocalPreference(base_preferences[job.base], job.server, config.turn_servers.size());
   GatheredCandidate g;

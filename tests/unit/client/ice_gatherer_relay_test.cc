@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdint>
+#include <random>
 #include <string>
 #include <vector>
 
@@ -150,6 +151,33 @@ TEST(IceGathererRelayTest, QuotaReached486IsATurnError) {
   }
   EXPECT_EQ(relays, 1u);
   EXPECT_EQ(ev.back().kind, Kind::kComplete);
+}
+
+TEST(IceGathererRelayTest, TwoBasesTwoRelaysOnOneServerIpShareAFoundation) {
+  GatherNet net;
+  const stun::SocketAddress second = stun::SocketAddress::V4({192, 0, 2, 11}, 5000);
+  net.nat[kBase] = kMapped;
+  net.nat[second] = stun::SocketAddress::V4({203, 0, 113, 78}, 40000);
+  std::vector<stun::SocketAddress> bases = {kBase, second};
+  ASSERT_TRUE(net.gatherer.Start(bases, net.now).ok());
+  net.StartAll();
+  std::vector<GatheredCandidate> relays, srflx;
+  for (const GathererEvent& e : OfKind(net.Events(), Kind::kCandidate)) {
+    if (e.candidate.candidate.type == ice::CandidateType::kRelay) relays.push_back(e.candidate);
+    if (e.candidate.candidate.type == ice::CandidateType::kServerReflexive) srflx.push_back(e.candidate);
+  }
+  ASSERT_EQ(relays.size(), 2u);
+  ASSERT_EQ(srflx.size(), 2u);
+  // RFC 8445 §5.1.1.3: the relays' bases (198.51.100.1:50000 and :50002)
+  // share an IP, as does the server: one foundation. The srflx candidates'
+  // bases differ: two.
+  EXPECT_NE(relays[0].address, relays[1].address);
+  EXPECT_EQ(relays[0].candidate.foundation, relays[1].candidate.foundation);
+  EXPECT_NE(srflx[0].candidate.foundation, srflx[1].candidate.foundation);
+  // Unique local preferences within the type: base ranks 0 and 1, one server.
+  EXPECT_EQ(relays[0].candidate.priority, Priority(0, 65535));
+  EXPECT_EQ(relays[1].candidate.priority, Priority(0, 65534));
+  EXPECT_NE(relays[0].relay_id, relays[1].relay_id);
 }
 
 TEST(IceGathererRelayTest, InsufficientCapacity508IsATurnErrorHostAndSrflxStillComplete) {
@@ -481,6 +509,37 @@ TEST(IceGathererRelayTest, CloseWhileAllocatingDeletesTheAllocationWhenItArrives
       EXPECT_NE(e.candidate.candidate.type, ice::CandidateType::kRelay);
     }
   }
+}
+
+TEST(IceGathererRelayTest, MutatedServerMessagesNeverCrashOrPointOutsideTheInput) {
+  Allocated net;
+  ASSERT_NE(net.relay_id, 0u);
+  const turn::RelayId server_relay = net.host.open.begin()->first;
+  ASSERT_TRUE(net.gatherer.BindChannel(net.relay_id, kPeer, net.now).ok());
+  net.Pump();
+  net.FromPeer(server_relay, kPeer, Bytes{1, 2, 3});  // one ChannelData in the record
+  std::vector<Bytes> seeds;
+  for (const auto& [tuple, bytes] : net.host.to_client) seeds.push_back(bytes);
+  ASSERT_FALSE(seeds.empty());
+  std::mt19937 rng(1234);  // seeded: the same inputs every run
+  for (int i = 0; i < 5000; ++i) {
+    Bytes b = seeds[rng() % seeds.size()];
+    const int flips = 1 + static_cast<int>(rng() % 4);
+    for (int f = 0; f < flips && !b.empty(); ++f) b[rng() % b.size()] ^= static_cast<uint8_t>(1 + rng() % 255);
+    if (rng() % 4 == 0) b.resize(rng() % (b.size() + 1));
+    const GathererIncoming in = net.gatherer.HandlePacket(kBase, kTurn, b, net.now);
+    if (in.kind == GathererIncoming::Kind::kRelayed) {
+      ASSERT_GE(in.payload.data(), b.data());
+      ASSERT_LE(in.payload.data() + in.payload.size(), b.data() + b.size());
+    }
+  }
+  // Still a working allocation.
+  (void)net.Events();
+  for (int i = 0; i < 1000 && net.gatherer.PollTransmit(); ++i) {
+  }
+  ASSERT_TRUE(net.gatherer.SendThroughRelay(net.relay_id, kPeer, Bytes{5}, net.now).ok());
+  net.Pump();
+  EXPECT_EQ(net.host.to_peer.back().payload, Bytes{5});
 }
 
 }  // namespace
