@@ -113,6 +113,63 @@ TEST(IcePeerTest, RelayOnlyThroughUturn) {
   EXPECT_EQ(server.WaitExit(seconds(10)), 0) << server.Log();
 }
 
+// --restart-after 1 while sending: both sides restart (new credentials,
+// signalled again), a pair of the new session is selected, the data keeps
+// flowing (RFC 8445 §9: the old pair carries it meanwhile).
+TEST(IcePeerTest, RestartAfterKeepsDataFlowing) {
+  PeerPair pair;
+  std::string error;
+  ASSERT_TRUE(pair.Start({"--controlling", "--bind", "127.0.0.1", "--send", "150", "--restart-after", "1",
+                          "--timeout", "20"},
+                         {"--controlled", "--bind", "127.0.0.1", "--echo", "--timeout", "20"}, &error))
+      << error;
+  const std::optional<int> a_exit = pair.a.WaitExit(seconds(30));
+  ASSERT_TRUE(pair.b.WaitForPrefix("event=restarted", seconds(5))) << pair.Dump();
+  pair.b.Signal(SIGTERM);
+  ASSERT_EQ(pair.b.WaitExit(seconds(10)), 0) << pair.Dump();
+  ASSERT_EQ(a_exit, 0) << pair.Dump();
+  EXPECT_EQ(pair.a.Matching("event=restarted").size(), 1u) << pair.Dump();
+  EXPECT_GE(pair.a.Matching("event=selected ").size(), 2u) << pair.Dump();  // reselected after the restart
+  const auto [sent, received] = DataCounts(pair.a);
+  EXPECT_EQ(sent, 150);
+  EXPECT_GE(received, 135) << pair.Dump();
+}
+
+// Both started --controlling: the role conflict (RFC 8445 §7.3.1.1) is
+// resolved, one side reports its switch, and they connect.
+TEST(IcePeerTest, RoleConflictIsResolved) {
+  PeerPair pair;
+  std::string error;
+  ASSERT_TRUE(pair.Start({"--controlling", "--bind", "127.0.0.1", "--send", "20", "--timeout", "20"},
+                         {"--controlling", "--bind", "127.0.0.1", "--echo", "--timeout", "20"}, &error))
+      << error;
+  const std::optional<int> a_exit = pair.a.WaitExit(seconds(30));
+  ASSERT_TRUE(pair.b.WaitForPrefix("event=connected", seconds(5))) << pair.Dump();
+  pair.b.Signal(SIGTERM);
+  ASSERT_EQ(pair.b.WaitExit(seconds(10)), 0) << pair.Dump();
+  ASSERT_EQ(a_exit, 0) << pair.Dump();
+  const size_t switched = pair.a.Matching("event=role role=controlled").size() +
+                          pair.b.Matching("event=role role=controlled").size();
+  EXPECT_EQ(switched, 1u) << pair.Dump();
+}
+
+// The remote stopped (SIGSTOP) after connecting: consent (RFC 7675 §5.1) is
+// lost 30 s after the last answered check; the peer reports it and exits 1.
+TEST(IcePeerTest, StoppedRemoteLosesConsentAndExits1) {
+  PeerPair pair;
+  std::string error;
+  ASSERT_TRUE(pair.Start({"--controlling", "--bind", "127.0.0.1", "--timeout", "20"},
+                         {"--controlled", "--bind", "127.0.0.1", "--timeout", "20"}, &error))
+      << error;
+  ASSERT_TRUE(pair.a.WaitForPrefix("event=connected", seconds(10))) << pair.Dump();
+  ASSERT_TRUE(pair.b.WaitForPrefix("event=connected", seconds(10))) << pair.Dump();
+  pair.b.Signal(SIGSTOP);
+  const std::optional<int> a_exit = pair.a.WaitExit(seconds(60));
+  pair.b.Signal(SIGCONT);
+  ASSERT_EQ(a_exit, 1) << pair.Dump();
+  EXPECT_FALSE(pair.a.Matching("event=failed reason=consent").empty()) << pair.Dump();
+}
+
 TEST(IcePeerTest, UsageErrorsExit2WithAMessage) {
   const std::vector<std::vector<std::string>> cases = {
       {"--bogus"},
