@@ -313,6 +313,22 @@ static gboolean on_timeout(gpointer data) {
   return G_SOURCE_REMOVE;
 }
 
+/* GLib writes debug and info messages (G_MESSAGES_DEBUG=libnice) to stdout,
+ * which is the signalling channel here: every message goes to stderr. */
+static GLogWriterOutput log_to_stderr(GLogLevelFlags level, const GLogField *fields, gsize n,
+                                      gpointer data) {
+  (void)data;
+  const char *domain = NULL;
+  for (gsize i = 0; i < n; ++i) {
+    if (!strcmp(fields[i].key, "GLIB_DOMAIN")) domain = fields[i].value;
+  }
+  if (g_log_writer_default_would_drop(level, domain)) return G_LOG_WRITER_HANDLED;
+  gchar *text = g_log_writer_format_fields(level, fields, n, FALSE);
+  fprintf(stderr, "%s\n", text);
+  g_free(text);
+  return G_LOG_WRITER_HANDLED;
+}
+
 static int usage(const char *why) {
   fprintf(stderr,
           "nice-ice-peer: %s\n"
@@ -463,6 +479,7 @@ static int setup(void) {
 
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* the other peer may exit first */
+  g_log_set_writer_func(log_to_stderr, NULL, NULL);
   int rc = parse_args(argc, argv);
   if (rc) return rc;
   loop = g_main_loop_new(NULL, FALSE);
