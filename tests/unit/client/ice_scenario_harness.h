@@ -9,6 +9,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -86,7 +87,10 @@ class SimAgent : public Node {
   void OnTimeout(absl::Time now) override {
     agent_.HandleTimeout(now);
     // A driver sleeping until PollTimeout() would spin if it stayed due.
-    if (agent_.PollTimeout() <= now) ++timeout_not_advanced;
+    if (agent_.PollTimeout() <= now && timeout_not_advanced++ == 0) {
+      first_stuck = absl::StrCat("at +", absl::FormatDuration(now - started_at), " in state ",
+                                 ToString(agent_.state()));
+    }
   }
   void Flush(absl::Time now) override {
     if (frozen_) return;
@@ -161,6 +165,7 @@ class SimAgent : public Node {
   uint64_t transmits = 0;
   uint64_t transmits_from_unknown_source = 0;
   uint64_t timeout_not_advanced = 0;
+  std::string first_stuck;  // when timeout_not_advanced first counted
 
  private:
   const RealmId* RealmOf(const SocketAddress& source) const {
@@ -218,7 +223,10 @@ class Signalling {
       return;
     }
     if (e.kind == IceEvent::Kind::kGatheringComplete) {
-      net_->Schedule(now + delay, [this, to] {
+      // After every candidate signalled before it, late ones included
+      // (RFC 8838 §13: end-of-candidates closes the generation).
+      absl::Time& last = to == a_ ? last_to_a_ : last_to_b_;
+      net_->Schedule(std::max(now + delay, last), [this, to] {
         to->agent().SetRemoteEndOfCandidates(net_->now());
         to->Flush(net_->now());
       });
@@ -231,6 +239,8 @@ class Signalling {
     absl::Duration d = delay;
     const bool late = late_type && parsed->type == late_type->first;
     if (late) d += late_type->second;
+    absl::Time& last = to == a_ ? last_to_a_ : last_to_b_;
+    last = std::max(last, now + d);
     net_->Schedule(now + d, [this, to, c = *parsed, late] {
       if (late) stats_at_late_delivery = to->agent().stats();
       const absl::Status s = to->agent().AddRemoteCandidate(c, net_->now());
@@ -243,6 +253,7 @@ class Signalling {
   Network* net_;
   SimAgent* a_;
   SimAgent* b_;
+  absl::Time last_to_a_ = absl::InfinitePast(), last_to_b_ = absl::InfinitePast();
 };
 
 // An ice-lite remote (RFC 8445 §2.5) at a public address: a LiteSession

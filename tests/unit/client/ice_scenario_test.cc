@@ -1,0 +1,552 @@
+// The ICE agent end to end in the simulated network (sim_network.h): two
+// agents (or one and an ice-lite remote) behind the NAT models, with an
+// in-process TURN server, the cases of the NAT lab (tests/natlab/) and the
+// error paths the lab cannot stage. Each asserts the selected pair's
+// candidate types on both sides and that application data flows both ways;
+// the simulated time to connected is printed and recorded (RecordProperty),
+// bounded only loosely.
+#include <gtest/gtest.h>
+
+#include <cstdio>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "client/ice_agent.h"
+#include "tests/unit/client/ice_scenario_harness.h"
+#include "tests/unit/client/sim_network.h"
+
+namespace uturn::client::sim {
+namespace {
+
+const SocketAddress kTurn = V4(203, 0, 113, 1, 3478);
+const SocketAddress kNatA = V4(198, 51, 100, 1, 0);
+const SocketAddress kNatB = V4(198, 51, 100, 2, 0);
+const SocketAddress kLanA = V4(10, 0, 1, 2, 40000);
+const SocketAddress kLanB = V4(10, 0, 2, 2, 40000);
+const SocketAddress kPublicA = V4(192, 0, 2, 10, 40000);
+const SocketAddress kPublicB = V4(192, 0, 2, 20, 40000);
+
+// Where an agent sits.
+struct Site {
+  RealmId realm = kPublicRealm;
+  SocketAddress host;
+};
+
+class IceScenarioTest : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    // Invariants every scenario keeps, whatever it asserts.
+    for (SimAgent* s : {a.get(), b.get()}) {
+      if (s == nullptr) continue;
+      EXPECT_EQ(s->transmits_from_unknown_source, 0u) << s->name() << ": sent from a non-base";
+      EXPECT_EQ(s->timeout_not_advanced, 0u)
+          << s->name() << ": PollTimeout() still due right after HandleTimeout(), first "
+          << s->first_stuck;
+    }
+  }
+
+  void MakeTurn(uint32_t user_quota = 0) {
+    SimTurnServer::Options o;
+    o.address = kTurn;
+    o.user_quota = user_quota;
+    turn = std::make_unique<SimTurnServer>(&net, o);
+  }
+
+  Site Behind(NatType type, const SocketAddress& nat_ip, const SocketAddress& lan_host,
+              double loss = 0.0) {
+    NatConfig c;
+    c.type = type;
+    c.public_ip = nat_ip;
+    c.loss = loss;
+    if (type == NatType::kBlocksUdp) c.udp_allowed = {kTurn};
+    return Site{net.AddNatRealm(c), lan_host};
+  }
+  static Site Public(const SocketAddress& host) { return Site{kPublicRealm, host}; }
+
+  IceAgentConfig Config(ice::Role role, bool servers = true) {
+    IceAgentConfig c;
+    c.role = role;
+    if (servers && turn) {
+      c.stun_servers = {kTurn};
+      c.turn_servers = {IceTurnServer{kTurn, TurnCredentials{"user", "pass"}}};
+    }
+    return c;
+  }
+
+  // Two full agents at `sa` and `sb`, signalling wired, credentials sent.
+  void MakePair(const Site& sa, IceAgentConfig ca, const Site& sb, IceAgentConfig cb) {
+    a = std::make_unique<SimAgent>(&net, "A", std::move(ca));
+    b = std::make_unique<SimAgent>(&net, "B", std::move(cb));
+    a->AddInterface(sa.realm, sa.host);
+    b->AddInterface(sb.realm, sb.host);
+    sig = std::make_unique<Signalling>(&net, a.get(), b.get());
+    sig->ExchangeCredentials();
+  }
+  void StartBoth() {
+    a->Start();
+    b->Start();
+  }
+  bool ConnectBoth(absl::Duration limit = absl::Seconds(40)) {
+    const bool ok = net.RunUntil([&] { return a->up() && b->up(); }, limit);
+    EXPECT_FALSE(net.hit_step_limit());
+    if (!ok) Dump();
+    return ok;
+  }
+
+  // Each side sends `n` datagrams (one per 20 ms); all must arrive at the
+  // other within `limit`, unless `min_fraction` allows loss.
+  void ExpectDataBothWays(int n = 10, double min_fraction = 1.0) {
+    for (int i = 0; i < n; ++i) {
+      net.Schedule(net.now() + absl::Milliseconds(20) * i, [this, i] {
+        EXPECT_TRUE(a->agent().SendData(AppDatagram('a', static_cast<uint32_t>(i)), net.now()).ok());
+        a->Flush(net.now());
+        EXPECT_TRUE(b->agent().SendData(AppDatagram('b', static_cast<uint32_t>(i)), net.now()).ok());
+        b->Flush(net.now());
+      });
+    }
+    const size_t want = static_cast<size_t>(n * min_fraction);
+    net.RunUntil([&] { return b->ReceivedFrom('a') >= static_cast<size_t>(n) &&
+                              a->ReceivedFrom('b') >= static_cast<size_t>(n); },
+                 absl::Milliseconds(20) * n + absl::Seconds(2));
+    EXPECT_GE(b->ReceivedFrom('a'), want) << "A -> B over " << a->PairTypes();
+    EXPECT_GE(a->ReceivedFrom('b'), want) << "B -> A over " << b->PairTypes();
+  }
+
+  // On failure: what each agent went through, for the report.
+  void Dump() {
+    for (SimAgent* s : {a.get(), b.get()}) {
+      if (s == nullptr) continue;
+      const IceAgentStats st = s->agent().stats();
+      std::printf("  %s: state %s role %s pair %s; checks sent %lu received %lu rejected %lu "
+                  "responses %lu ignored %lu; pairs %zu valid %zu; transmits %lu; next timeout %s\n",
+                  s->name().c_str(), ToString(s->agent().state()),
+                  s->agent().role() == ice::Role::kControlling ? "controlling" : "controlled",
+                  s->PairTypes().c_str(), st.checks_sent, st.checks_received, st.checks_rejected,
+                  st.responses_received, st.packets_ignored, st.pairs, st.valid_pairs,
+                  s->transmits, absl::FormatTime(s->agent().PollTimeout()).c_str());
+      for (const auto& e : s->events) {
+        std::printf("    +%ld ms kind %d state %s %s %s\n",
+                    absl::ToInt64Milliseconds(e.at - s->started_at), static_cast<int>(e.event.kind),
+                    ToString(e.event.state), e.event.reason.c_str(),
+                    e.event.kind == IceEvent::Kind::kLocalCandidate
+                        ? ice::FormatCandidate(e.event.candidate.candidate).c_str() : "");
+      }
+    }
+    std::printf("  net: sent %lu delivered %lu loss %lu filtered %lu blocked %lu unroutable %lu; "
+                "signalled to A %d to B %d refused %d\n",
+                net.stats().sent, net.stats().delivered, net.stats().dropped_loss,
+                net.stats().dropped_filtered, net.stats().dropped_blocked,
+                net.stats().dropped_unroutable, sig ? sig->delivered_to_a : 0,
+                sig ? sig->delivered_to_b : 0, sig ? sig->refused : 0);
+  }
+
+  // Prints and records the simulated time to connected of each side.
+  void Report(const std::string& scenario) {
+    for (SimAgent* s : {a.get(), b.get()}) {
+      if (s == nullptr) continue;
+      const auto t = s->time_to_connected();
+      const std::string v = t ? absl::StrCat(absl::ToInt64Milliseconds(*t)) : "never";
+      RecordProperty("connect_ms_" + s->name(), v);
+      std::printf("[ scenario ] %s: %s connected after %s ms (simulated) over %s\n",
+                  scenario.c_str(), s->name().c_str(), v.c_str(), s->PairTypes().c_str());
+    }
+  }
+
+  static bool IsType(const IceCandidateInfo& c, ice::CandidateType t) {
+    return c.candidate.type == t;
+  }
+  static bool Direct(const IceSelectedPair& p) {
+    return !IsType(p.local, ice::CandidateType::kRelay) &&
+           !IsType(p.remote, ice::CandidateType::kRelay);
+  }
+
+  Network net{20260101};
+  std::unique_ptr<SimTurnServer> turn;
+  std::unique_ptr<SimAgent> a, b;
+  std::unique_ptr<Signalling> sig;
+};
+
+TEST_F(IceScenarioTest, NoNatConnectsHostToHost) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), Public(kPublicB),
+           Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("no-nat");
+  EXPECT_EQ(a->PairTypes(), "host/host");
+  EXPECT_EQ(b->PairTypes(), "host/host");
+  EXPECT_EQ(a->agent().selected_pair()->remote.address, kPublicB);
+  EXPECT_EQ(b->agent().selected_pair()->remote.address, kPublicA);
+  // One RTT is 20 ms; signalling 50 ms. Regular nomination needs a check,
+  // then a nominating check; allow the nomination wait and some Ta.
+  EXPECT_LT(*a->time_to_connected(), absl::Seconds(2));
+  EXPECT_LT(*b->time_to_connected(), absl::Seconds(2));
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, BothBehindPortPreservingNatConnectDirectlyNeverRelay) {
+  MakeTurn();
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("port-preserving");
+  ASSERT_TRUE(a->agent().selected_pair() && b->agent().selected_pair());
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  EXPECT_TRUE(Direct(*b->agent().selected_pair())) << b->PairTypes();
+  // The local side is the host base (srflx pairs are pruned to their base,
+  // RFC 8445 §6.1.2.4); the remote is the other NAT's address.
+  EXPECT_EQ(a->agent().selected_pair()->remote.address.IpString(), kNatB.IpString());
+  EXPECT_EQ(b->agent().selected_pair()->remote.address.IpString(), kNatA.IpString());
+  const uint64_t relayed = turn->relayed_to_peers();
+  ExpectDataBothWays();
+  EXPECT_EQ(turn->relayed_to_peers(), relayed) << "data went through the relay";
+}
+
+TEST_F(IceScenarioTest, BothBehindSymmetricNatUseTheRelay) {
+  MakeTurn();
+  const Site sa = Behind(NatType::kSymmetric, kNatA, kLanA);
+  const Site sb = Behind(NatType::kSymmetric, kNatB, kLanB);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("symmetric");
+  const auto pa = a->agent().selected_pair();
+  const auto pb = b->agent().selected_pair();
+  ASSERT_TRUE(pa && pb);
+  EXPECT_FALSE(Direct(*pa)) << a->PairTypes();
+  EXPECT_FALSE(Direct(*pb)) << b->PairTypes();
+  const uint64_t relayed = turn->relayed_to_peers() + turn->relayed_from_peers();
+  ExpectDataBothWays();
+  // 20 datagrams, each through the relay at least once.
+  EXPECT_GE(turn->relayed_to_peers() + turn->relayed_from_peers(), relayed + 20);
+}
+
+TEST_F(IceScenarioTest, PublicAndSymmetricConnectDirectlyViaPeerReflexive) {
+  MakeTurn();
+  const Site sb = Behind(NatType::kSymmetric, kNatB, kLanB);
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("public-symmetric");
+  const auto pa = a->agent().selected_pair();
+  ASSERT_TRUE(pa && b->agent().selected_pair());
+  EXPECT_TRUE(Direct(*pa)) << a->PairTypes();
+  EXPECT_TRUE(Direct(*b->agent().selected_pair())) << b->PairTypes();
+  // B's mapping towards A is new (symmetric): A learned it from B's check.
+  EXPECT_TRUE(IsType(pa->remote, ice::CandidateType::kPeerReflexive)) << a->PairTypes();
+  EXPECT_EQ(b->agent().selected_pair()->remote.address, kPublicA);
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, BothControllingResolveTheRoleConflict) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), Public(kPublicB),
+           Config(ice::Role::kControlling));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("both-controlling");
+  EXPECT_NE(a->agent().role(), b->agent().role());
+  EXPECT_TRUE(a->HasEvent(IceEvent::Kind::kRoleChanged) ||
+              b->HasEvent(IceEvent::Kind::kRoleChanged));
+  EXPECT_GE(a->agent().stats().role_conflicts + b->agent().stats().role_conflicts, 1u);
+  EXPECT_EQ(a->PairTypes(), "host/host");
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, BothControlledResolveTheRoleConflict) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlled), Public(kPublicB),
+           Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("both-controlled");
+  EXPECT_NE(a->agent().role(), b->agent().role());
+  EXPECT_TRUE(a->HasEvent(IceEvent::Kind::kRoleChanged) ||
+              b->HasEvent(IceEvent::Kind::kRoleChanged));
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, RestartSelectsANewPairWhileDataKeepsFlowing) {
+  MakeTurn();
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  ExpectDataBothWays(5);
+  const ice::Credentials before = a->agent().local_credentials();
+  const absl::Time restart_at = net.now();
+  // Data every 20 ms from both sides throughout the restart.
+  const int n = 100;
+  for (int i = 0; i < n; ++i) {
+    net.Schedule(restart_at + absl::Milliseconds(20) * i, [this, i] {
+      EXPECT_TRUE(a->agent().SendData(AppDatagram('A', static_cast<uint32_t>(i)), net.now()).ok())
+          << "A has no pair at +" << i * 20 << " ms of the restart";
+      a->Flush(net.now());
+      EXPECT_TRUE(b->agent().SendData(AppDatagram('B', static_cast<uint32_t>(i)), net.now()).ok())
+          << "B has no pair at +" << i * 20 << " ms of the restart";
+      b->Flush(net.now());
+    });
+  }
+  ASSERT_TRUE(a->agent().Restart(net.now()).ok());
+  a->Flush(net.now());
+  EXPECT_NE(a->agent().local_credentials(), before);
+  net.RunFor(absl::Milliseconds(20) * n + absl::Seconds(1));
+  Report("restart");
+  EXPECT_TRUE(a->FindEvent(IceEvent::Kind::kRestarted, restart_at) != nullptr);
+  EXPECT_TRUE(b->FindEvent(IceEvent::Kind::kRestarted, restart_at) != nullptr);
+  EXPECT_TRUE(a->FindEvent(IceEvent::Kind::kSelectedPair, restart_at) != nullptr)
+      << "no pair of the new session was selected";
+  EXPECT_TRUE(b->FindEvent(IceEvent::Kind::kSelectedPair, restart_at) != nullptr);
+  EXPECT_TRUE(a->up() && b->up());
+  // No loss in this network: every datagram of the restart arrived.
+  EXPECT_EQ(b->ReceivedFrom('A'), static_cast<size_t>(n));
+  EXPECT_EQ(a->ReceivedFrom('B'), static_cast<size_t>(n));
+}
+
+TEST_F(IceScenarioTest, FrozenRemoteLosesConsentAfterAboutThirtySeconds) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), Public(kPublicB),
+           Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  ExpectDataBothWays(3);
+  // Let consent run a while so the freeze falls between two checks.
+  net.RunFor(absl::Seconds(12));
+  ASSERT_TRUE(a->up());
+  b->set_frozen(true);
+  const absl::Time frozen_at = net.now();
+  net.RunUntil([&] { return a->agent().state() == IceState::kFailed; }, absl::Seconds(45));
+  Report("frozen-remote");
+  const auto failed = a->StateTime(IceState::kFailed, frozen_at);
+  ASSERT_TRUE(failed.has_value()) << "consent never lost; state " << ToString(a->agent().state());
+  // RFC 7675 §5.1: lost 30 s after the last answered check, which came at
+  // most one 6 s interval before the freeze.
+  EXPECT_GE(*failed - frozen_at, absl::Seconds(23));
+  EXPECT_LE(*failed - frozen_at, absl::Seconds(31));
+  const IceEvent* e = nullptr;
+  for (const auto& t : a->events) {
+    if (t.at >= frozen_at && t.event.kind == IceEvent::Kind::kStateChanged &&
+        t.event.state == IceState::kFailed) {
+      e = &t.event;
+    }
+  }
+  ASSERT_NE(e, nullptr);
+  EXPECT_EQ(e->reason, "consent");
+  // kDisconnected came first (unanswered consent, not yet lost).
+  const auto disconnected = a->StateTime(IceState::kDisconnected, frozen_at);
+  ASSERT_TRUE(disconnected.has_value());
+  EXPECT_LT(*disconnected, *failed);
+  EXPECT_FALSE(a->agent().SendData(AppDatagram('a', 0), net.now()).ok());
+}
+
+TEST_F(IceScenarioTest, TenPercentLossOnBothNatsStillConnects) {
+  MakeTurn();
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA, 0.1);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB, 0.1);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("loss-10pct");
+  EXPECT_GT(net.stats().dropped_loss, 0u);
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  // Two NATs at 10% each way: about 81% of datagrams survive.
+  ExpectDataBothWays(50, 0.6);
+}
+
+TEST_F(IceScenarioTest, LiteRemoteConnectsWithUsControlling) {
+  LiteRemote lite(&net, kPublicB);
+  // RFC 8445 §6.1.1: against a lite agent the full agent is controlling,
+  // whatever it was configured with.
+  a = std::make_unique<SimAgent>(&net, "A", Config(ice::Role::kControlled));
+  a->AddInterface(kPublicRealm, kPublicA);
+  a->agent().SetRemoteLite(true);
+  ASSERT_TRUE(a->agent().SetRemoteCredentials(lite.session().local(), net.now()).ok());
+  lite.session().SetRemoteCredentials(a->agent().local_credentials());
+  ASSERT_TRUE(a->agent().AddRemoteCandidate(lite.HostCandidate(), net.now()).ok());
+  a->agent().SetRemoteEndOfCandidates(net.now());
+  a->Start();
+  ASSERT_TRUE(net.RunUntil(
+      [&] { return a->up() && lite.session().state() == ice::SessionState::kConnected; },
+      absl::Seconds(20)));
+  Report("lite-remote");
+  EXPECT_EQ(a->agent().role(), ice::Role::kControlling);
+  EXPECT_EQ(a->PairTypes(), "host/host");
+  ASSERT_TRUE(lite.session().selected().has_value());
+  EXPECT_EQ(lite.session().selected()->remote, kPublicA);
+  for (uint32_t i = 0; i < 5; ++i) {
+    EXPECT_TRUE(a->agent().SendData(AppDatagram('a', i), net.now()).ok());
+    a->Flush(net.now());
+    EXPECT_TRUE(lite.SendToSelected(AppDatagram('l', i)));
+  }
+  net.RunFor(absl::Milliseconds(200));
+  EXPECT_EQ(lite.received.size(), 5u);
+  EXPECT_EQ(a->ReceivedFrom('l'), 5u);
+}
+
+TEST_F(IceScenarioTest, AggressiveNominationConnects) {
+  MakeTurn();
+  IceAgentConfig ca = Config(ice::Role::kControlling);
+  ca.nomination = NominationMode::kAggressive;
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  MakePair(sa, std::move(ca), Public(kPublicB), Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("aggressive");
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  EXPECT_TRUE(a->agent().selected_pair()->nominated);
+  EXPECT_TRUE(b->agent().selected_pair()->nominated);
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, TurnServerDownConnectsWithoutRelay) {
+  // STUN from a second server that is up; the TURN server is down, so every
+  // Allocate times out and the agents go on with host and srflx candidates.
+  MakeTurn();
+  turn->set_down(true);
+  SimTurnServer::Options so;
+  so.address = V4(203, 0, 113, 2, 3478);
+  SimTurnServer stun(&net, so);
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  IceAgentConfig ca = Config(ice::Role::kControlling), cb = Config(ice::Role::kControlled);
+  ca.stun_servers = cb.stun_servers = {so.address};
+  MakePair(sa, std::move(ca), sb, std::move(cb));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("turn-down");
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  EXPECT_TRUE(Direct(*b->agent().selected_pair())) << b->PairTypes();
+  ExpectDataBothWays();
+  // The timeout is reported once the Allocate gives up (RFC 8489 §6.2.1:
+  // 39.5 s with the default RTO and Rc).
+  net.RunUntil([&] { return a->HasEvent(IceEvent::Kind::kTurnError) &&
+                            b->HasEvent(IceEvent::Kind::kTurnError); },
+               absl::Seconds(60));
+  EXPECT_TRUE(a->HasEvent(IceEvent::Kind::kTurnError));
+  EXPECT_TRUE(b->HasEvent(IceEvent::Kind::kTurnError));
+  EXPECT_TRUE(a->up() && b->up());
+}
+
+TEST_F(IceScenarioTest, TurnServerDownOnePublicSideStillConnects) {
+  MakeTurn();
+  turn->set_down(true);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("turn-down-public");
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  ExpectDataBothWays();
+  net.RunUntil([&] { return a->HasEvent(IceEvent::Kind::kTurnError) &&
+                            b->HasEvent(IceEvent::Kind::kTurnError); },
+               absl::Seconds(60));
+  EXPECT_TRUE(a->HasEvent(IceEvent::Kind::kTurnError));
+  EXPECT_TRUE(b->HasEvent(IceEvent::Kind::kTurnError));
+  EXPECT_TRUE(a->up() && b->up());
+}
+
+TEST_F(IceScenarioTest, TurnQuotaReachedConnectsWithoutRelay) {
+  // Both agents share one TURN user with a quota of one allocation: the
+  // second Allocate gets 486 (RFC 8656 §7.2) and that agent goes on without.
+  MakeTurn(/*user_quota=*/1);
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("turn-486");
+  // (Both also report 403s: the server refuses permissions for the other
+  // side's private host address, RFC 8656 §21.1.2 defaults.)
+  auto got_486 = [](const SimAgent& s) {
+    for (const auto& e : s.events) {
+      if (e.event.kind == IceEvent::Kind::kTurnError &&
+          e.event.reason.find("486") != std::string::npos) {
+        return true;
+      }
+    }
+    return false;
+  };
+  EXPECT_NE(got_486(*a), got_486(*b)) << "exactly one side must get 486";
+  EXPECT_EQ(turn->counters().error_codes[486 - 300], 1u);
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, UdpBlockedNatConnectsThroughTheRelay) {
+  MakeTurn();
+  // A's firewall lets UDP reach the TURN server and nothing else.
+  const Site sa = Behind(NatType::kBlocksUdp, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("udp-blocked");
+  const auto pa = a->agent().selected_pair();
+  ASSERT_TRUE(pa.has_value());
+  // A can only reach the TURN server's IP: its own relay, or B's (whose
+  // port the firewall lets through as well, being on the allowed IP).
+  EXPECT_FALSE(Direct(*pa)) << a->PairTypes();
+  EXPECT_FALSE(Direct(*b->agent().selected_pair())) << b->PairTypes();
+  EXPECT_GT(net.stats().dropped_blocked, 0u);
+  const uint64_t relayed = turn->relayed_to_peers() + turn->relayed_from_peers();
+  ExpectDataBothWays();
+  EXPECT_GE(turn->relayed_to_peers() + turn->relayed_from_peers(), relayed + 20);
+}
+
+TEST_F(IceScenarioTest, TrickledCandidatesArrivingAfterChecksStartedConnect) {
+  MakeTurn();
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA);
+  const Site sb = Behind(NatType::kPortPreserving, kNatB, kLanB);
+  // STUN only: no relay to fall back on.
+  IceAgentConfig ca = Config(ice::Role::kControlling), cb = Config(ice::Role::kControlled);
+  ca.turn_servers.clear();
+  cb.turn_servers.clear();
+  MakePair(sa, std::move(ca), sb, std::move(cb));
+  // Server-reflexive candidates (the only ones that can work here) come 2 s
+  // after the host ones, whose checks are already running and failing.
+  sig->late_type = {ice::CandidateType::kServerReflexive, absl::Seconds(2)};
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("trickle-late");
+  ASSERT_TRUE(sig->stats_at_late_delivery.has_value());
+  EXPECT_GT(sig->stats_at_late_delivery->checks_sent, 0u) << "checks had not started";
+  EXPECT_GE(*a->time_to_connected(), absl::Seconds(2));
+  EXPECT_TRUE(Direct(*a->agent().selected_pair())) << a->PairTypes();
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, RemoteThatNeverAnswersFailsAfterConnectTimeout) {
+  IceAgentConfig c = Config(ice::Role::kControlling);
+  c.connect_timeout = absl::Seconds(10);
+  a = std::make_unique<SimAgent>(&net, "A", std::move(c));
+  a->AddInterface(kPublicRealm, kPublicA);
+  a->Start();
+  ice::Credentials remote{"abcd", "0123456789012345678901"};
+  ASSERT_TRUE(a->agent().SetRemoteCredentials(remote, net.now()).ok());
+  ice::Candidate ghost;
+  ghost.foundation = "1";
+  ghost.transport = "udp";
+  ghost.priority = ice::CandidatePriority(126, 65535, 1);
+  ghost.address = "192.0.2.99";
+  ghost.ip = V4(192, 0, 2, 99, 9);
+  ghost.port = 9;
+  ASSERT_TRUE(a->agent().AddRemoteCandidate(ghost, net.now()).ok());
+  a->agent().SetRemoteEndOfCandidates(net.now());
+  a->Flush(net.now());
+  const absl::Time checks_from = net.now();
+  net.RunUntil([&] { return a->agent().state() == IceState::kFailed; }, absl::Seconds(60));
+  Report("never-answers");
+  const auto failed = a->StateTime(IceState::kFailed);
+  ASSERT_TRUE(failed.has_value()) << ToString(a->agent().state());
+  EXPECT_GE(*failed - checks_from, absl::Seconds(10) - absl::Milliseconds(1));
+  EXPECT_LE(*failed - checks_from, absl::Seconds(12));
+  EXPECT_GT(a->agent().stats().checks_sent, 1u);
+  EXPECT_FALSE(a->agent().selected_pair().has_value());
+  // Nothing more is sent once failed.
+  const uint64_t sent = a->transmits;
+  net.RunFor(absl::Seconds(30));
+  EXPECT_EQ(a->transmits, sent);
+}
+
+}  // namespace
+}  // namespace uturn::client::sim
