@@ -368,7 +368,7 @@ GathererIncoming IceGatherer::HandlePacket(const stun::SocketAddress& base,
         out.payload = in.payload;
         return out;
       case Incoming::Kind::kIgnored:
-        break;  // another allocation on the same server and base? none: one per pair
+        break;  // one allocation per (base, server): nobody else to ask
     }
     // From our TURN server on this base but unusable (stale, unverifiable,
     // from an unpermitted peer, garbage): RFC 8656 §10.4 / §12.6 say drop it.

@@ -180,6 +180,21 @@ TEST(IceGathererRelayTest, TwoBasesTwoRelaysOnOneServerIpShareAFoundation) {
   EXPECT_NE(relays[0].relay_id, relays[1].relay_id);
 }
 
+TEST(IceGathererRelayTest, OnlyBasesOfTheServerFamilyAllocate) {
+  GatherNet net;
+  net.nat[kBase] = kMapped;
+  const stun::SocketAddress v6 = *stun::SocketAddress::ParseIp("2001:db8::10", 6000);
+  std::vector<stun::SocketAddress> bases = {v6, kBase};
+  ASSERT_TRUE(net.gatherer.Start(bases, net.now).ok());
+  net.StartAll();
+  EXPECT_EQ(net.host.open.size(), 1u);
+  for (const IceTransmit& t : net.sent) EXPECT_EQ(t.source, kBase);
+  std::vector<GathererEvent> ev = net.Events();
+  EXPECT_EQ(OfKind(ev, Kind::kCandidate).size(), 4u);  // two hosts, srflx, relay
+  EXPECT_TRUE(OfKind(ev, Kind::kTurnError).empty());
+  EXPECT_EQ(ev.back().kind, Kind::kComplete);
+}
+
 TEST(IceGathererRelayTest, InsufficientCapacity508IsATurnErrorHostAndSrflxStillComplete) {
   IceGathererConfig config = GatherNet::DefaultConfig();
   config.stun_servers.push_back(kStun);
