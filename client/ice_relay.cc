@@ -134,7 +134,14 @@ absl::Status RelayAllocation::Permit(const stun::SocketAddress& peer, absl::Time
   // RFC 8656 §9: permissions are per IP address, the port is ignored; one
   // request per new IP, none for one already installed or on its way.
   const stun::SocketAddress ip = IpOnly(peer);
-  if (permissions_.contains(ip)) return absl::OkStatus();
+  if (auto it = permissions_.find(ip); it != permissions_.end()) {
+    if (it->second.installed || it->second.pending) return absl::OkStatus();
+    if (now < it->second.refused_until) {
+      return absl::FailedPreconditionError("the TURN server refused a permission for " +
+                                           ip.IpString());
+    }
+    permissions_.erase(it);  // the refusal is old: ask again
+  }
   permissions_.emplace(ip, Permission{});
   absl::Status s = SendPermission({ip}, now);
   if (!s.ok()) permissions_.erase(ip);
@@ -304,9 +311,14 @@ void RelayAllocation::OnTurnEvent(TurnEvent ev, absl::Time now) {
         if (ok) {
           p->second.installed = true;
           p->second.refresh_at = now + RefreshAfter(kPermissionLifetime, timers_.permission_refresh_margin);
-        } else {
-          // Forgotten, so that a later Permit tries again.
+        } else if (ev.timed_out || ev.error_code == 0) {
+          // No usable answer: forgotten, so that the next Permit tries again.
           permissions_.erase(p);
+        } else {
+          // The server said no: remembered for a permission lifetime.
+          p->second.installed = false;
+          p->second.refresh_at = absl::InfiniteFuture();
+          p->second.refused_until = now + kPermissionLifetime;
         }
       }
       if (!ok && !closing_) Emit(RelayEvent::Kind::kError, Describe(ev));

@@ -68,6 +68,8 @@ class RelayAllocation {
   std::optional<RelayEvent> PollEvent();
 
   // ---- Data path (kAllocated only) ----
+  // FailedPrecondition while the server's refusal of this IP is remembered
+  // (for a permission lifetime).
   absl::Status Permit(const stun::SocketAddress& peer, absl::Time now);
   absl::Status BindChannel(const stun::SocketAddress& peer, absl::Time now);
   // Also installs the permission if needed (the server drops data from
@@ -86,6 +88,10 @@ class RelayAllocation {
     bool installed = false;
     std::optional<RequestHandle> pending;
     absl::Time refresh_at = absl::InfiniteFuture();
+    // Refused by the server (e.g. 403 for an address its policy forbids):
+    // not asked again before this, so that every check sent towards such a
+    // peer does not cost a CreatePermission and an error.
+    absl::Time refused_until = absl::InfinitePast();
   };
   struct Channel {
     uint16_t number = 0;

@@ -382,10 +382,21 @@ TEST(IceGathererRelayTest, RejectedPermissionIsATurnErrorAndTheRelayLives) {
   std::vector<GathererEvent> errors = OfKind(net.Events(), Kind::kTurnError);
   ASSERT_EQ(errors.size(), 1u);
   EXPECT_NE(errors[0].reason.find("CreatePermission"), std::string::npos) << errors[0].reason;
-  // Forgotten, so a second Permit asks again; the allocation still works.
+  // The refusal is remembered: checks towards that peer do not ask again
+  // each time...
+  EXPECT_EQ(net.gatherer.Permit(net.relay_id, v6_peer, net.now).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_EQ(net.gatherer.SendThroughRelay(net.relay_id, v6_peer, Bytes{1}, net.now).code(),
+            absl::StatusCode::kFailedPrecondition);
+  net.Pump();
+  EXPECT_EQ(net.SentCount(stun::Method::kCreatePermission), 1u);
+  EXPECT_TRUE(net.Events().empty());
+  // ...until a permission lifetime (300 s) has passed.
+  net.RunUntil(net.now + absl::Seconds(301));
   ASSERT_TRUE(net.gatherer.Permit(net.relay_id, v6_peer, net.now).ok());
   net.Pump();
   EXPECT_EQ(net.SentCount(stun::Method::kCreatePermission), 2u);
+  // The allocation works for others all along.
   EXPECT_TRUE(net.gatherer.Permit(net.relay_id, kPeer, net.now).ok());
 }
 
