@@ -7,7 +7,8 @@
 # event=selected naming local type EXPECT (`any` accepts every type).
 #   run_pair.sh 'CMD_A' 'CMD_B' EXPECT_A EXPECT_B [TIMEOUT_S]
 # On success prints both peers' event=selected lines; on failure every log.
-# RUN_PAIR_KEEP=DIR keeps the logs in DIR (for the lab and benchmarks).
+# RUN_PAIR_KEEP=DIR keeps the logs in DIR (for the lab and benchmarks); the
+# peers' pids are in DIR/a.pid and DIR/b.pid while they run (to SIGSTOP one).
 set -euo pipefail
 cmd_a=${1:?usage: run_pair.sh CMD_A CMD_B EXPECT_A EXPECT_B [TIMEOUT_S]}
 cmd_b=${2:?CMD_B}
@@ -37,7 +38,7 @@ dump() {
 }
 fail() { echo "FAIL: $*" >&2; dump; exit 1; }
 
-rm -f "$work"/{a,b}.{raw,in,out,err,cmd}
+rm -f "$work"/{a,b}.{raw,in,out,err,cmd,pid}
 mkfifo "$work/a.raw" "$work/b.raw" "$work/a.in" "$work/b.in"
 printf '%s\n' "$cmd_a" >"$work/a.cmd"
 printf '%s\n' "$cmd_b" >"$work/b.cmd"
@@ -53,6 +54,8 @@ pids+=("$pid_a")
 bash -c "exec $cmd_b" >"$work/b.raw" <"$work/b.in" 2>"$work/b.err" &
 pid_b=$!
 pids+=("$pid_b")
+echo "$pid_a" >"$work/a.pid"
+echo "$pid_b" >"$work/b.pid"
 
 sends() { [[ " $1 " == *" --send "* ]]; }
 alive() { kill -0 "$1" 2>/dev/null; }
