@@ -307,5 +307,25 @@ TEST(IceGathererSrflxTest, GarbageFromAStunServerIsNotConsumed) {
   EXPECT_FALSE(net.gatherer.complete());
 }
 
+TEST(IceGathererSrflxTest, WithoutARandomSourceRequestsFailAndGatheringStillCompletes) {
+  // Transaction IDs need randomness (RFC 8489 §6); a gatherer built without
+  // it cannot send a request: no srflx, the TURN server reported unusable.
+  IceGathererConfig config = StunOnly({kStun});
+  config.turn_servers.push_back({kTurn, TurnCredentials{"alice", "wonderland"}});
+  IceGatherer g(config, RandomSource{});
+  std::vector<stun::SocketAddress> bases = {kV4a};
+  ASSERT_TRUE(g.Start(bases, kT0).ok());
+  for (int i = 0; i < 10 && g.has_pending_start(); ++i) g.StartNext(kT0);
+  EXPECT_FALSE(g.has_pending_start());
+  EXPECT_FALSE(g.PollTransmit().has_value());
+  std::vector<GathererEvent> ev = Drain(g);
+  ASSERT_EQ(ev.size(), 3u);
+  EXPECT_EQ(ev[0].candidate.candidate.type, CandidateType::kHost);
+  EXPECT_EQ(ev[1].kind, GathererEvent::Kind::kTurnError);
+  EXPECT_NE(ev[1].reason.find("could not be sent"), std::string::npos) << ev[1].reason;
+  EXPECT_EQ(ev[2].kind, GathererEvent::Kind::kComplete);
+  EXPECT_EQ(g.PollTimeout(), absl::InfiniteFuture());
+}
+
 }  // namespace
 }  // namespace uturn::client
