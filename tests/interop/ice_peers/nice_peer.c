@@ -332,7 +332,7 @@ static GLogWriterOutput log_to_stderr(GLogLevelFlags level, const GLogField *fie
 static int usage(const char *why) {
   fprintf(stderr,
           "nice-ice-peer: %s\n"
-          "usage: nice-ice-peer --controlling|--controlled [--stun IP:PORT] [--turn IP:PORT "
+          "usage: nice-ice-peer [--controlling|--controlled] [--stun IP:PORT] [--turn IP:PORT "
           "--turn-user U --turn-pass P] [--turn-transport udp] [--relay-only] [--bind IP]... "
           "[--nomination regular|aggressive] [--send N] [--echo] [--restart-after S] "
           "[--timeout S]\n",
@@ -389,11 +389,18 @@ static int parse_args(int argc, char **argv) {
   opt.turn = g_ptr_array_new();
   opt.bind = g_ptr_array_new();
   opt.timeout_s = 30;
+  opt.controlling = TRUE; /* without a role flag, as uturn-ice: controlling */
   int c;
   while ((c = getopt_long(argc, argv, "", longopts, NULL)) != -1) {
     switch (c) {
-      case kControlling: opt.controlling = TRUE, opt.role_given = TRUE; break;
-      case kControlled: opt.controlling = FALSE, opt.role_given = TRUE; break;
+      case kControlling:
+        if (opt.role_given && !opt.controlling) return usage("both --controlling and --controlled");
+        opt.controlling = TRUE, opt.role_given = TRUE;
+        break;
+      case kControlled:
+        if (opt.role_given && opt.controlling) return usage("both --controlling and --controlled");
+        opt.controlling = FALSE, opt.role_given = TRUE;
+        break;
       case kStun: g_ptr_array_add(opt.stun, optarg); break;
       case kTurn: g_ptr_array_add(opt.turn, optarg); break;
       case kTurnUser: opt.turn_user = optarg; break;
@@ -424,7 +431,6 @@ static int parse_args(int argc, char **argv) {
     }
   }
   if (optind != argc) return usage("unexpected argument");
-  if (!opt.role_given) return usage("--controlling or --controlled is required");
   if (opt.turn->len && (!opt.turn_user || !opt.turn_pass)) return usage("--turn needs --turn-user and --turn-pass");
   if (opt.relay_only && !opt.turn->len) return usage("--relay-only needs --turn");
   return 0;

@@ -56,7 +56,7 @@ func event(format string, args ...interface{}) {
 }
 
 func usage(why string) {
-	fmt.Fprintf(os.Stderr, "pion-ice-peer: %s\nusage: pion-ice-peer --controlling|--controlled "+
+	fmt.Fprintf(os.Stderr, "pion-ice-peer: %s\nusage: pion-ice-peer [--controlling|--controlled] "+
 		"[--stun IP:PORT]... [--turn IP:PORT]... [--turn-user U --turn-pass P] [--turn-transport udp] "+
 		"[--relay-only] [--bind IP]... [--nomination regular|aggressive] [--send N] [--echo] "+
 		"[--restart-after S] [--timeout S]\n", why)
@@ -112,8 +112,8 @@ func parseArgs() options {
 	switch {
 	case fs.NArg() != 0:
 		usage("unexpected argument " + fs.Arg(0))
-	case o.controlling == controlled:
-		usage("exactly one of --controlling and --controlled")
+	case o.controlling && controlled:
+		usage("both --controlling and --controlled")
 	case transport == "tcp" || transport == "tls":
 		fmt.Fprintf(os.Stderr, "pion-ice-peer: --turn-transport %s: not supported\n", transport)
 		os.Exit(2)
@@ -128,6 +128,8 @@ func parseArgs() options {
 	case o.send < 0 || o.restartAfter < 0 || o.timeout < 1:
 		usage("negative --send/--restart-after or --timeout < 1")
 	}
+	// Without a role flag, as uturn-ice: controlling.
+	o.controlling = !controlled
 	o.aggressive = nomination == "aggressive"
 	if o.aggressive && o.controlling {
 		// pion/ice v2 nominates only the regular way (it can accept
