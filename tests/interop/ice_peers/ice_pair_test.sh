@@ -105,6 +105,9 @@ if [[ $mode == relay ]]; then
   to_peer=$(sed -n 's/.*event=stopped .* packets_to_peer=\([0-9]*\).*/\1/p' "$uturn_log")
   [[ -n $to_peer ]] || fail "no packets_to_peer counter in uturn's event=stopped line"
   ((to_peer >= 180)) || fail "uturn relayed only $to_peer packets to peers (>= 180 expected)"
-  echo "uturn: packets_to_peer=$to_peer"
+  # Both peers deallocated when they exited (a Refresh with lifetime 0, RFC 8656 §7).
+  active=$(sed -n 's/.*event=stopped .* allocations_active=\([0-9]*\).*/\1/p' "$uturn_log")
+  [[ $active == 0 ]] || fail "uturn still had ${active:-?} allocations after both peers exited"
+  echo "uturn: packets_to_peer=$to_peer, allocations_active=0 after the peers exited"
 fi
 echo "PASS: $mode pair, $(basename "${peer_a%% *}") --controlling, $(basename "${peer_b%% *}") $role_b"

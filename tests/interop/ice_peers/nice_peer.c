@@ -483,6 +483,27 @@ static int setup(void) {
   return 0;
 }
 
+/* Closing: libnice deallocates its TURN allocations (Refresh with lifetime
+ * 0) before the agent goes; bounded, the TURN server may be gone. */
+static void on_closed(GObject *src, GAsyncResult *res, gpointer data) {
+  (void)src, (void)res;
+  *(gboolean *)data = TRUE;
+}
+
+static gboolean on_close_deadline(gpointer data) {
+  *(gboolean *)data = TRUE;
+  return G_SOURCE_REMOVE;
+}
+
+static void close_agent(void) {
+  gboolean closed = FALSE, expired = FALSE;
+  nice_agent_close_async(agent, on_closed, &closed);
+  guint deadline = g_timeout_add(2000, on_close_deadline, &expired);
+  GMainContext *ctx = g_main_loop_get_context(loop);
+  while (!closed && !expired) g_main_context_iteration(ctx, TRUE);
+  if (!expired) g_source_remove(deadline);
+}
+
 int main(int argc, char **argv) {
   signal(SIGPIPE, SIG_IGN); /* the other peer may exit first */
   g_log_set_writer_func(log_to_stderr, NULL, NULL);
@@ -498,6 +519,7 @@ int main(int argc, char **argv) {
   g_unix_signal_add(SIGINT, on_signal, NULL);
   g_timeout_add_seconds((guint)opt.timeout_s, on_timeout, NULL);
   g_main_loop_run(loop);
+  close_agent();
   g_io_channel_unref(in);
   g_object_unref(agent);
   g_main_loop_unref(loop);
