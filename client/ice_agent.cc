@@ -94,6 +94,14 @@ void IceAgent::Impl::SetState(IceState s, std::string reason) {
   Emit(std::move(e));
 }
 
+void IceAgent::Impl::MaybeComplete() {
+  // Completed: selected, and neither side has candidates to come (RFC 8838 §8).
+  if (state == IceState::kConnected && current->selected && current->remote_end_of_candidates &&
+      gathering_complete) {
+    SetState(IceState::kCompleted);
+  }
+}
+
 IceGeneration* IceAgent::Impl::DataGeneration() {
   if (current->selected && !current->consent_lost) return current.get();
   if (previous && previous->selected && !previous->consent_lost) return previous.get();
@@ -164,6 +172,7 @@ void IceAgent::Impl::DrainGatherer(absl::Time now) {
         out.kind = IceEvent::Kind::kGatheringComplete;
         Emit(std::move(out));
         CheckFailure(now);
+        MaybeComplete();
         break;
       }
       case GathererEvent::Kind::kTurnError: {
@@ -423,7 +432,7 @@ void IceAgent::SetRemoteEndOfCandidates(absl::Time now) {
   Impl& a = *impl_;
   a.current->remote_end_of_candidates = true;
   a.CheckFailure(now);
-  if (a.current->selected && a.gathering_complete) a.SetState(IceState::kCompleted);
+  a.MaybeComplete();
 }
 
 absl::Status IceAgent::SendData(std::span<const uint8_t> payload, absl::Time now) {

@@ -186,6 +186,9 @@ void IceAgent::Impl::HandleRequest(const IceVia& via, const stun::SocketAddress&
   // RFC 8445 §7.2.2: checks carry FINGERPRINT (Parse verified it when
   // present); without one this is not an ICE check: discarded.
   if (!m.fingerprint_offset()) return;
+  // Relay-only (iceTransportPolicy "relay"): the host sockets are no
+  // candidates, and answering there would reveal them.
+  if (config.relay_only && !via.relay_id) return;
   result->kind = IceIncoming::Kind::kHandled;
   const auto reply_error = [&](int code, const IceGeneration* g,
                                std::span<const uint16_t> unknown = {}) {
@@ -316,6 +319,7 @@ void IceAgent::Impl::ProcessCheck(IceGeneration& g, size_t local, const stun::So
   if (!id) return;
   if (!known) OnPairsAdded(g, {*id}, now);
   CandidatePair& p = g.checklist.pair(*id);
+  p.remote_checked = true;
   // RFC 8445 §7.3.1.4 triggered checks.
   switch (p.state) {
     case PairState::kSucceeded:
@@ -540,7 +544,7 @@ void IceAgent::Impl::Select(IceGeneration& g, size_t pair_id, absl::Time now) {
   e.pair = DescribePair(g, pair_id);
   Emit(std::move(e));
   SetState(IceState::kConnected);
-  if (g.remote_end_of_candidates && gathering_complete) SetState(IceState::kCompleted);
+  MaybeComplete();
 }
 
 }  // namespace uturn::client

@@ -82,7 +82,10 @@ bool IceAgent::Impl::FromValidPair(const IceVia& via, const stun::SocketAddress&
   for (const IceGeneration* g : {current.get(), previous.get()}) {
     if (g == nullptr) continue;
     for (const CandidatePair& p : g->checklist.pairs()) {
-      if (!p.valid() || p.removed) continue;
+      // Valid (our check succeeded), or the remote's check on it
+      // authenticated: the controlling side may send before our own
+      // triggered check has come back.
+      if (!(p.valid() || p.remote_checked) || p.removed) continue;
       if (g->checklist.remotes()[p.remote].address != from) continue;
       if (ViaOf(g->checklist.locals()[p.local]) == via) return true;
     }

@@ -119,6 +119,7 @@ struct IceAgent::Impl {
   std::unique_ptr<IceGeneration> NewGeneration(ice::Credentials local);
   IceGeneration* FindGeneration(uint32_t number);
   void SetState(IceState s, std::string reason = {});
+  void MaybeComplete();
   void Emit(IceEvent e);
   void DrainGatherer(absl::Time now);
   void AddLocal(IceGeneration& g, const GatheredCandidate& c, bool announce, absl::Time now);

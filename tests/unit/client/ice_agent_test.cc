@@ -589,6 +589,42 @@ TEST_F(CheckTest, ValidCheckGetsSuccessAndLearnsPeerReflexive) {
   EXPECT_TRUE(checked_back);
 }
 
+TEST_F(CheckTest, DataAcceptedFromARemoteWhoseCheckAuthenticated) {
+  const std::vector<uint8_t> rtp = AppDatagram(3);
+  EXPECT_EQ(agent_->HandlePacket(kBaseA, kStranger, rtp, now_).kind, IceIncoming::Kind::kIgnored);
+  EXPECT_EQ(Answer(Request({})), 0);
+  // Our own check on the pair has not come back, but the remote's did
+  // authenticate: its data is taken (the controlling side sends first).
+  const IceIncoming in = agent_->HandlePacket(kBaseA, kStranger, rtp, now_);
+  EXPECT_EQ(in.kind, IceIncoming::Kind::kData);
+  EXPECT_EQ(std::vector<uint8_t>(in.data.begin(), in.data.end()), rtp);
+  // The same bytes from elsewhere are not.
+  EXPECT_EQ(agent_->HandlePacket(kBaseA, kBaseB, rtp, now_).kind, IceIncoming::Kind::kIgnored);
+}
+
+TEST(IceAgentRelayOnlyTest, HostSocketDoesNotAnswerChecks) {
+  IceAgentConfig c = Config(Role::kControlled, 10);
+  c.relay_only = true;
+  IceAgent agent(c, Rng(8));
+  const absl::Time now = absl::FromUnixSeconds(1000);
+  ASSERT_TRUE(agent.AddLocalInterface(kBaseA).ok());
+  ASSERT_TRUE(agent.StartGathering(now).ok());
+  EXPECT_TRUE(agent.local_candidates().empty());  // no host candidate
+  stun::TransactionId id{};
+  std::vector<uint8_t> buf(256);
+  stun::MessageBuilder b(
+      buf, stun::EncodeMessageType(stun::Method::kBinding, stun::MessageClass::kRequest), id);
+  b.AddString(stun::attr::kUsername, agent.local_credentials().ufrag + ":rmte")
+      .AddU32(stun::attr::kPriority, 1)
+      .AddU64(stun::attr::kIceControlling, 1)
+      .AddMessageIntegrity(stun::KeyBytes(agent.local_credentials().pwd))
+      .AddFingerprint();
+  ASSERT_TRUE(b.ok());
+  const std::vector<uint8_t> req(b.bytes().begin(), b.bytes().end());
+  EXPECT_EQ(agent.HandlePacket(kBaseA, kStranger, req, now).kind, IceIncoming::Kind::kIgnored);
+  EXPECT_FALSE(agent.PollTransmit());
+}
+
 TEST_F(CheckTest, MissingUsernameOrIntegrityIs400) {
   Options o;
   o.username = false;
