@@ -114,7 +114,8 @@ class Peer {
   void OnEvent(const IceEvent& e);
   void OnData(std::span<const uint8_t> data);
   void OnStdin(absl::Time now);
-  void Apply(const SignalAction& a, absl::Time now);
+  // True if the agent took it.
+  bool Apply(const SignalAction& a, absl::Time now);
   void Tick(absl::Time now);
   absl::Time NextDeadline() const;
   absl::Status OpenHttp();
@@ -206,9 +207,12 @@ void Peer::OnEvent(const IceEvent& e) {
         case IceState::kFailed:
           connected_ = false;
           Err(FailedLine(e.reason));
-          // ICE-PEER.md: exit 1 after consent is lost with no other pair;
-          // a session that failed otherwise cannot connect either.
-          Exit(1);
+          // ICE-PEER.md: exit 1 after consent is lost with no other pair.
+          // A session that never connected waits for --timeout instead: a
+          // remote restart, or checks from a peer-reflexive remote (RFC 8445
+          // §7.3.1.3; a browser's mDNS candidates hide its address), may
+          // still come.
+          if (e.reason == "consent" || ever_connected_) Exit(1);
           break;
         case IceState::kNew:
         case IceState::kChecking:
@@ -238,28 +242,29 @@ void Peer::OnData(std::span<const uint8_t> data) {
   if (echoed_.insert(*seq).second) ++received_;
 }
 
-void Peer::Apply(const SignalAction& a, absl::Time now) {
+bool Peer::Apply(const SignalAction& a, absl::Time now) {
   absl::Status s;
   switch (a.kind) {
     case SignalAction::Kind::kCredentials:
       s = agent_.SetRemoteCredentials(a.credentials, now);
       if (!s.ok()) Err(ErrorLine(text::Cat("remote credentials refused: ", s.message())));
-      return;
+      return s.ok();
     case SignalAction::Kind::kCandidate:
       s = agent_.AddRemoteCandidate(a.candidate, now);
       // Well-formed but unusable (TCP, mDNS, ...): not an error of the remote.
       if (!s.ok()) Debug(text::Cat("remote candidate refused: ", s.message()));
-      return;
+      return s.ok();
     case SignalAction::Kind::kEndOfCandidates:
       agent_.SetRemoteEndOfCandidates(now);
-      return;
+      return true;
     case SignalAction::Kind::kLite:
       agent_.SetRemoteLite(true);
-      return;
+      return true;
     case SignalAction::Kind::kError:
       Err(ErrorLine(a.error));
-      return;
+      return false;
   }
+  return false;
 }
 
 void Peer::OnStdin(absl::Time now) {
@@ -490,14 +495,20 @@ void Peer::OnConn(int fd, absl::Time now) {
     return;
   }
   // The offer: its credentials and candidates, then end-of-candidates (the
-  // page sent it after gathering completed: non-trickle).
+  // page sent it after gathering completed: non-trickle) -- unless none
+  // was usable. Browsers hide host addresses behind mDNS names (refused:
+  // no resolver here); their checks then make peer-reflexive remote
+  // candidates (RFC 8445 §7.3.1.3), which an ended, empty checklist would
+  // have failed before they arrive.
   timeout_at_ = now + o_.timeout;
-  Err(text::Cat("event=offer candidates=", res.offer->candidates.size()));
-  Apply(SignalAction{SignalAction::Kind::kCredentials, res.offer->credentials, {}, {}}, now);
-  for (const ice::Candidate& c : res.offer->candidates) {
-    Apply(SignalAction{SignalAction::Kind::kCandidate, {}, c, {}}, now);
+  size_t usable = 0;
+  if (Apply(SignalAction{SignalAction::Kind::kCredentials, res.offer->credentials, {}, {}}, now)) {
+    for (const ice::Candidate& c : res.offer->candidates) {
+      usable += Apply(SignalAction{SignalAction::Kind::kCandidate, {}, c, {}}, now) ? 1 : 0;
+    }
   }
-  agent_.SetRemoteEndOfCandidates(now);
+  Err(text::Cat("event=offer candidates=", res.offer->candidates.size(), " usable=", usable));
+  if (usable > 0) agent_.SetRemoteEndOfCandidates(now);
   pending_answer_ = fd;
   answer_by_ = now + kAnswerWait;
   if (gathering_complete_) AnswerPending();

@@ -92,12 +92,20 @@ struct Browser {
             {},
             {}};
   }
-  std::string Offer() {
+  // mdns: every candidate's address replaced by a .local name, as browsers
+  // write their host candidates by default.
+  std::string Offer(bool mdns = false) {
     std::string s =
         "v=0\r\no=- 42 2 IN IP4 127.0.0.1\r\ns=-\r\nt=0 0\r\na=group:BUNDLE 0\r\n"
         "m=application 9 UDP/DTLS/SCTP webrtc-datachannel\r\nc=IN IP4 0.0.0.0\r\n";
     std::lock_guard<std::mutex> l(mu);
-    for (const ice::Candidate& c : candidates) s += "a=" + ice::FormatCandidate(c) + "\r\n";
+    for (ice::Candidate c : candidates) {
+      if (mdns) {
+        c.address = "c897ed84-7542-4289-9bd7-da6a41691e16.local";
+        c.ip.reset();
+      }
+      s += "a=" + ice::FormatCandidate(c) + "\r\n";
+    }
     s += "a=end-of-candidates\r\n";
     s += "a=ice-ufrag:" + agent.local_credentials().ufrag + "\r\n";
     s += "a=ice-pwd:" + agent.local_credentials().pwd + "\r\n";
@@ -115,7 +123,7 @@ struct Browser {
   bool connected = false;
 };
 
-TEST(IcePeerHttpTest, OfferAnswerReachesConnected) {
+void OfferAnswer(bool mdns) {
   PeerProcess peer;
   std::string error;
   ASSERT_TRUE(peer.Spawn({"--http", "127.0.0.1:0", "--bind", "127.0.0.1", "--timeout", "20"}, -1, -1, &error))
@@ -143,7 +151,7 @@ TEST(IcePeerHttpTest, OfferAnswerReachesConnected) {
   EXPECT_EQ(pre->status, 204);
   EXPECT_NE(pre->head.find("Access-Control-Allow-Origin: *"), std::string::npos) << pre->head;
 
-  auto reply = Request(*http, Post(browser.Offer()));
+  auto reply = Request(*http, Post(browser.Offer(mdns)));
   ASSERT_TRUE(reply.has_value()) << peer.Log();
   ASSERT_EQ(reply->status, 200) << reply->body << peer.Log();
   EXPECT_NE(reply->head.find("Content-Type: application/sdp"), std::string::npos);
@@ -177,6 +185,9 @@ TEST(IcePeerHttpTest, OfferAnswerReachesConnected) {
   const auto selected = peer.Matching("event=selected ");
   ASSERT_FALSE(selected.empty()) << peer.Log();
   EXPECT_EQ(LogField(selected.back(), "local_type"), "host");
+  // With only mDNS names offered, our agent learnt the browser's address
+  // from its checks (RFC 8445 §7.3.1.3).
+  EXPECT_EQ(LogField(selected.back(), "remote_type"), mdns ? "prflx" : "host") << peer.Log();
 
   // One session per process.
   auto again = Request(*http, Post(browser.Offer()));
@@ -187,6 +198,10 @@ TEST(IcePeerHttpTest, OfferAnswerReachesConnected) {
   peer.Signal(SIGTERM);
   EXPECT_EQ(peer.WaitExit(seconds(10)), 0) << peer.Log();
 }
+
+TEST(IcePeerHttpTest, OfferAnswerReachesConnected) { OfferAnswer(false); }
+
+TEST(IcePeerHttpTest, MdnsOnlyOfferConnectsPeerReflexive) { OfferAnswer(true); }
 
 TEST(IcePeerHttpTest, BadOfferIs400AndThePeerKeepsServing) {
   PeerProcess peer;

@@ -231,6 +231,25 @@ TEST(IcePeerTest, SilentRemoteTimesOutWithExit1) {
   EXPECT_TRUE(p.Matching("event=connected").empty()) << p.Log();
 }
 
+// A remote with no candidate at all (end-of-candidates at once): whatever
+// the agent concludes early, the peer runs to --timeout before exiting 1.
+TEST(IcePeerTest, NoRemoteCandidateWaitsForTimeout) {
+  int in[2];
+  ASSERT_EQ(pipe2(in, O_CLOEXEC), 0);
+  PeerProcess p;
+  std::string error;
+  const auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(p.Spawn({"--controlled", "--bind", "127.0.0.1", "--timeout", "1.5"}, in[0], -1, &error)) << error;
+  close(in[0]);
+  const std::string lines =
+      "a=ice-ufrag:Nobody\na=ice-pwd:nobodynobodynobodynobody\na=end-of-candidates\n";
+  ASSERT_EQ(write(in[1], lines.data(), lines.size()), static_cast<ssize_t>(lines.size()));
+  EXPECT_EQ(p.WaitExit(seconds(15)), 1) << p.Log();
+  EXPECT_GE(std::chrono::steady_clock::now() - start, std::chrono::milliseconds(1500));
+  EXPECT_FALSE(p.Matching("event=failed reason=timeout").empty()) << p.Log();
+  close(in[1]);
+}
+
 // End of stdin with no remote at all: the peer keeps running until --timeout.
 TEST(IcePeerTest, EndOfStdinKeepsRunningUntilTimeout) {
   PeerProcess p;
