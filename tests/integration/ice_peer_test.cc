@@ -170,6 +170,39 @@ TEST(IcePeerTest, StoppedRemoteLosesConsentAndExits1) {
   EXPECT_FALSE(pair.a.Matching("event=failed reason=consent").empty()) << pair.Dump();
 }
 
+// --send against a peer that does not echo: connected, but nothing comes
+// back within the 2 s grace: exit 1 (ICE-PEER.md: at least 90% must).
+TEST(IcePeerTest, SendWithoutEchoExits1) {
+  PeerPair pair;
+  std::string error;
+  ASSERT_TRUE(pair.Start({"--controlling", "--bind", "127.0.0.1", "--send", "20", "--timeout", "20"},
+                         {"--controlled", "--bind", "127.0.0.1", "--timeout", "20"}, &error))
+      << error;
+  ASSERT_EQ(pair.a.WaitExit(seconds(30)), 1) << pair.Dump();
+  EXPECT_FALSE(pair.a.Matching("event=connected").empty()) << pair.Dump();
+  EXPECT_EQ(DataCounts(pair.a), std::make_pair(20L, 0L)) << pair.Dump();
+}
+
+// SIGTERM in the middle of --send: judged on what was sent so far.
+TEST(IcePeerTest, SignalDuringSendJudgesWhatWasSent) {
+  PeerPair pair;
+  std::string error;
+  ASSERT_TRUE(pair.Start({"--controlling", "--bind", "127.0.0.1", "--send", "100000", "--timeout", "20"},
+                         {"--controlled", "--bind", "127.0.0.1", "--echo", "--timeout", "20"}, &error))
+      << error;
+  ASSERT_TRUE(pair.a.WaitForPrefix("event=connected", seconds(10))) << pair.Dump();
+  ASSERT_TRUE(pair.b.WaitForPrefix("event=connected", seconds(10))) << pair.Dump();
+  // Stopped long before its 100000 datagrams (33 minutes of sending).
+  pair.a.Signal(SIGTERM);
+  const std::optional<int> exit = pair.a.WaitExit(seconds(10));
+  const auto [sent, received] = DataCounts(pair.a);
+  ASSERT_GE(sent, 0) << pair.Dump();
+  EXPECT_LT(sent, 100000);
+  // 0 only if enough came back; either way the status matches the counts.
+  const bool enough = sent > 0 && received * 10 >= sent * 9;
+  EXPECT_EQ(exit, enough ? 0 : 1) << pair.Dump();
+}
+
 TEST(IcePeerTest, UsageErrorsExit2WithAMessage) {
   const std::vector<std::vector<std::string>> cases = {
       {"--bogus"},
