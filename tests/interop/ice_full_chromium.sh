@@ -26,6 +26,7 @@ require_tool node "apt-get install nodejs"
   fail "playwright-core not installed in $modules (the interop.browser_npm fixture runs npm_setup.sh)"
 
 # stdin is not read in --http mode; stdout gets our a= lines (kept for the log).
+# shellcheck disable=SC2086 # UTURN_ICE_EXTRA holds flags, meant to split
 "$peer" --controlled --http 127.0.0.1:0 --bind 127.0.0.1 --timeout 30 ${UTURN_ICE_EXTRA:-} \
   </dev/null >"$work/uturn-ice.out" 2>"$server_log" &
 server_pid=$!
@@ -53,6 +54,7 @@ selected=$(grep '^event=selected' "$server_log" | tail -n1)
 echo "uturn-ice: $selected"
 ours_local=$(sed -n 's/.* local=\([^ ]*\) .*/\1/p' <<<"$selected")
 ours_remote=$(sed -n 's/.* remote=\([^ ]*\)$/\1/p' <<<"$selected")
+# shellcheck disable=SC2016 # JavaScript, not shell
 read -r chrome_remote chrome_local_port < <(node -e '
   const r = JSON.parse(process.argv[1]);
   const s = r.selected;

@@ -23,7 +23,7 @@ peer_a=${2:?PEER_A}
 peer_b=${3:?PEER_B}
 # shellcheck source-path=SCRIPTDIR source=../uturn_lib.sh
 source "$here/../uturn_lib.sh"
-interop_init
+interop_init uturn
 
 for p in "$peer_a" "$peer_b"; do
   bin=${p%% *}

@@ -12,8 +12,12 @@
 set -euo pipefail
 cmd_a=${1:?usage: run_pair.sh CMD_A CMD_B EXPECT_A EXPECT_B [TIMEOUT_S]}
 cmd_b=${2:?CMD_B}
-expect_a=${3:?EXPECT_A}
-expect_b=${4:?EXPECT_B}
+# expect_a/expect_b are read through ${!name}.
+# shellcheck disable=SC2034
+{
+  expect_a=${3:?EXPECT_A}
+  expect_b=${4:?EXPECT_B}
+}
 limit=${5:-60}
 
 work=${RUN_PAIR_KEEP:-$(mktemp -d)}
