@@ -1,11 +1,8 @@
 #include "client/tools/ice_peer_loop.h"
 
-#include <fcntl.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <sys/random.h>
 #include <sys/signalfd.h>
-#include <sys/socket.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -16,7 +13,6 @@
 #include <optional>
 #include <string>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "client/text_cat.h"
 #include "absl/time/clock.h"
@@ -24,9 +20,8 @@
 #include "client/ice_socket_driver.h"
 #include "client/tools/ice_peer_events.h"
 #include "client/tools/ice_peer_http.h"
+#include "client/tools/ice_peer_http_server.h"
 #include "client/tools/ice_peer_signal.h"
-#include "ice-lite/endpoint/dtls_identity.h"
-#include "ice-lite/endpoint/http.h"
 
 namespace uturn::client::peer {
 namespace {
@@ -34,10 +29,6 @@ namespace {
 // ICE-PEER.md: datagrams "20 ms apart"; "the last echo has had 2 s to arrive".
 constexpr absl::Duration kSendInterval = absl::Milliseconds(20);
 constexpr absl::Duration kEchoGrace = absl::Seconds(2);
-// --http: the answer waits for gathering to complete, but not forever.
-constexpr absl::Duration kAnswerWait = absl::Seconds(5);
-constexpr absl::Duration kHttpRequestTimeout = absl::Seconds(10);
-constexpr size_t kMaxHttpConnections = 8;
 // Longest the loop sleeps without looking at its own timers.
 constexpr absl::Duration kMaxWait = absl::Milliseconds(500);
 
@@ -87,23 +78,16 @@ class Peer {
         agent_(AgentConfig(o), Random),
         driver_(&agent_, IceDriverCallbacks{[this](const IceEvent& e) { OnEvent(e); },
                                             [this](std::span<const uint8_t> d) { OnData(d); },
-                                            [this](std::string_view w) { Debug(w); }}),
-        http_(std::string()) {}
+                                            [this](std::string_view w) { Debug(w); }}) {}
 
   ~Peer() {
-    for (auto& [fd, conn] : conns_) close(fd);
-    if (listen_fd_ >= 0) close(listen_fd_);
+    http_.reset();  // unwatches its fds from the driver first
     if (signal_fd_ >= 0) close(signal_fd_);
   }
 
   int Run();
 
  private:
-  struct Conn {
-    std::string in;
-    absl::Time deadline;
-  };
-
   void Debug(std::string_view what) {
     if (o_.verbose) Err(text::Cat("event=debug what=", LogfmtValue(what)));
   }
@@ -119,15 +103,12 @@ class Peer {
   void Tick(absl::Time now);
   absl::Time NextDeadline() const;
   absl::Status OpenHttp();
-  void OnAccept(absl::Time now);
-  void OnConn(int fd, absl::Time now);
-  void Respond(int fd, ice::endpoint::HttpResponse r);
-  void AnswerPending();
+  void OnOffer(const RemoteOffer& offer, absl::Time now);
 
   const PeerOptions& o_;
   IceAgent agent_;
   IceSocketDriver driver_;
-  OfferAnswerService http_;
+  std::unique_ptr<OfferHttpServer> http_;  // --http
   std::optional<int> exit_code_;
   absl::Time start_;
   std::optional<absl::Time> timeout_at_;
@@ -150,10 +131,6 @@ class Peer {
   std::optional<absl::Time> finish_at_;
 
   int signal_fd_ = -1;
-  int listen_fd_ = -1;
-  absl::flat_hash_map<int, Conn> conns_;
-  std::optional<int> pending_answer_;  // the connection waiting for our answer
-  absl::Time answer_by_ = absl::InfiniteFuture();
 };
 
 void Peer::PrintCredentials() {
@@ -295,8 +272,7 @@ absl::Time Peer::NextDeadline() const {
   if (timeout_at_ && !ever_connected_) t = std::min(t, *timeout_at_);
   if (finish_at_) t = std::min(t, *finish_at_);
   if (o_.restart_after && connected_at_ && !restarted_) t = std::min(t, *connected_at_ + *o_.restart_after);
-  if (pending_answer_) t = std::min(t, answer_by_);
-  for (const auto& [fd, c] : conns_) t = std::min(t, c.deadline);
+  if (http_) t = std::min(t, http_->NextDeadline());
   return t;
 }
 
@@ -330,16 +306,7 @@ void Peer::Tick(absl::Time now) {
     });
     if (!s.ok()) Err(ErrorLine(text::Cat("restart: ", s.message())));
   }
-  if (pending_answer_ && (gathering_complete_ || now >= answer_by_)) AnswerPending();
-  std::vector<int> expired;
-  for (const auto& [fd, c] : conns_) {
-    if (now >= c.deadline && fd != pending_answer_) expired.push_back(fd);
-  }
-  for (int fd : expired) {
-    driver_.Unwatch(fd);
-    close(fd);
-    conns_.erase(fd);
-  }
+  if (http_) http_->Tick(now);
 }
 
 int Peer::Run() {
@@ -410,92 +377,7 @@ int Peer::Run() {
   return *exit_code_;
 }
 
-absl::Status Peer::OpenHttp() {
-  absl::StatusOr<ice::endpoint::DtlsIdentity> id = ice::endpoint::GenerateDtlsIdentity();
-  if (!id.ok()) return id.status();
-  http_ = OfferAnswerService(id->fingerprint);
-  listen_fd_ = socket(o_.http->is_v4() ? AF_INET : AF_INET6, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-  if (listen_fd_ < 0) return absl::InternalError(text::Cat("socket(http): ", std::strerror(errno)));
-  const int one = 1;
-  setsockopt(listen_fd_, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  sockaddr_storage ss{};
-  const socklen_t len = o_.http->ToSockaddr(&ss);
-  if (bind(listen_fd_, reinterpret_cast<sockaddr*>(&ss), len) != 0 || listen(listen_fd_, 16) != 0) {
-    return absl::UnavailableError(text::Cat("--http ", o_.http->ToString(), ": ", std::strerror(errno)));
-  }
-  sockaddr_storage bound{};
-  socklen_t blen = sizeof bound;
-  getsockname(listen_fd_, reinterpret_cast<sockaddr*>(&bound), &blen);
-  auto local = stun::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), blen);
-  Err(text::Cat("event=listening address=", local ? local->ToString() : o_.http->ToString()));
-  return driver_.Watch(listen_fd_, [this](absl::Time now) { OnAccept(now); });
-}
-
-void Peer::OnAccept(absl::Time now) {
-  const int fd = accept4(listen_fd_, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
-  if (fd < 0) return;
-  if (conns_.size() >= kMaxHttpConnections) {
-    close(fd);
-    Debug("http: too many connections, one refused");
-    return;
-  }
-  conns_[fd] = Conn{std::string(), now + kHttpRequestTimeout};
-  (void)driver_.Watch(fd, [this, fd](absl::Time t) { OnConn(fd, t); });
-}
-
-void Peer::Respond(int fd, ice::endpoint::HttpResponse r) {
-  // Answers are a few KiB: written with a short blocking timeout, then closed.
-  const std::string bytes = ice::endpoint::SerializeResponse(r);
-  fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
-  const timeval tv{2, 0};
-  setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-  size_t off = 0;
-  // Bounded: each send either progresses or times out after 2 s.
-  for (int attempts = 0; off < bytes.size() && attempts < 16; ++attempts) {
-    const ssize_t n = send(fd, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-    if (n > 0) {
-      off += static_cast<size_t>(n);
-    } else if (n < 0 && errno != EINTR) {
-      break;
-    }
-  }
-  shutdown(fd, SHUT_WR);
-  driver_.Unwatch(fd);
-  close(fd);
-  conns_.erase(fd);
-}
-
-void Peer::OnConn(int fd, absl::Time now) {
-  auto it = conns_.find(fd);
-  if (it == conns_.end()) return;
-  char buf[8192];
-  const ssize_t n = read(fd, buf, sizeof buf);
-  if (n < 0 && (errno == EAGAIN || errno == EINTR)) return;
-  if (n <= 0 || fd == pending_answer_) {
-    if (n <= 0 && fd != pending_answer_) {  // closed before a whole request
-      driver_.Unwatch(fd);
-      close(fd);
-      conns_.erase(fd);
-    }
-    return;
-  }
-  it->second.in.append(buf, static_cast<size_t>(n));
-  const ice::endpoint::HttpParse p = ice::endpoint::ParseHttpRequest(it->second.in, {});
-  if (p.status == ice::endpoint::HttpParse::Status::kNeedMore) return;
-  if (p.status == ice::endpoint::HttpParse::Status::kError) {
-    ice::endpoint::HttpResponse r;
-    r.status = p.error_status;
-    r.headers = {{"Content-Type", "text/plain; charset=utf-8"}};
-    r.body = p.error_reason + "\n";
-    AddCors(r);
-    Respond(fd, std::move(r));
-    return;
-  }
-  OfferAnswerService::Result res = http_.Handle(p.request);
-  if (res.response) {
-    Respond(fd, *std::move(res.response));
-    return;
-  }
+void Peer::OnOffer(const RemoteOffer& offer, absl::Time now) {
   // The offer: its credentials and candidates, then end-of-candidates (the
   // page sent it after gathering completed: non-trickle) -- unless none
   // was usable. Browsers hide host addresses behind mDNS names (refused:
@@ -504,28 +386,31 @@ void Peer::OnConn(int fd, absl::Time now) {
   // have failed before they arrive.
   timeout_at_ = now + o_.timeout;
   size_t usable = 0;
-  if (Apply(SignalAction{SignalAction::Kind::kCredentials, res.offer->credentials, {}, {}}, now)) {
-    for (const ice::Candidate& c : res.offer->candidates) {
+  if (Apply(SignalAction{SignalAction::Kind::kCredentials, offer.credentials, {}, {}}, now)) {
+    for (const ice::Candidate& c : offer.candidates) {
       usable += Apply(SignalAction{SignalAction::Kind::kCandidate, {}, c, {}}, now) ? 1 : 0;
     }
   }
-  Err(text::Cat("event=offer candidates=", res.offer->candidates.size(), " usable=", usable));
+  Err(text::Cat("event=offer candidates=", offer.candidates.size(), " usable=", usable));
   if (usable > 0) agent_.SetRemoteEndOfCandidates(now);
-  pending_answer_ = fd;
-  answer_by_ = now + kAnswerWait;
-  if (gathering_complete_) AnswerPending();
 }
 
-void Peer::AnswerPending() {
-  const int fd = *pending_answer_;
-  pending_answer_.reset();
-  std::vector<ice::Candidate> cands;
-  for (const IceCandidateInfo& c : agent_.local_candidates()) cands.push_back(c.candidate);
-  std::array<uint8_t, 8> sid{};
-  Random(sid);
-  uint64_t session_id = 0;
-  for (uint8_t b : sid) session_id = (session_id << 8) | b;
-  Respond(fd, http_.Answer(agent_.local_credentials(), cands, session_id));
+absl::Status Peer::OpenHttp() {
+  OfferHttpServer::Hooks hooks;
+  hooks.on_offer = [this](const RemoteOffer& o, absl::Time now) { OnOffer(o, now); };
+  hooks.ready = [this] { return gathering_complete_; };
+  hooks.local_credentials = [this] { return agent_.local_credentials(); };
+  hooks.local_candidates = [this] {
+    std::vector<ice::Candidate> out;
+    for (const IceCandidateInfo& c : agent_.local_candidates()) out.push_back(c.candidate);
+    return out;
+  };
+  hooks.debug = [this](std::string_view w) { Debug(w); };
+  http_ = std::make_unique<OfferHttpServer>(&driver_, Random, std::move(hooks));
+  absl::StatusOr<stun::SocketAddress> at = http_->Open(*o_.http);
+  if (!at.ok()) return at.status();
+  Err(text::Cat("event=listening address=", at->ToString()));
+  return absl::OkStatus();
 }
 
 }  // namespace
