@@ -129,7 +129,10 @@ class Harness {
   void Run(Input& in) {
     for (int ops = 0; ops < 200 && !in.empty(); ++ops) {
       const uint8_t op = in.U8() % 12;
-      if (g_trace) fprintf(stderr, "op %u at %s\n", op, absl::FormatTime(now_).c_str());
+      if (g_trace) {
+        fprintf(stderr, "op %u at %s, state %s\n", op, absl::FormatTime(now_).c_str(),
+                ToString(agent_->state()));
+      }
       switch (op) {
         case 0: RawPacket(in); break;
         case 1: Answer(in); break;
@@ -155,6 +158,14 @@ class Harness {
       if (t == absl::InfiniteFuture() || t > now_ + absl::Hours(2)) break;
       Advance(t);
       Drain();
+    }
+    if (g_trace) {
+      const IceAgentStats st = agent_->stats();
+      fprintf(stderr, "end: state %s, pairs %zu valid %zu, checks sent %lu received %lu, "
+              "responses %lu\n", ToString(agent_->state()), st.pairs, st.valid_pairs,
+              static_cast<unsigned long>(st.checks_sent),
+              static_cast<unsigned long>(st.checks_received),
+              static_cast<unsigned long>(st.responses_received));
     }
   }
 

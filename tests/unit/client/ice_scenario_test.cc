@@ -7,6 +7,7 @@
 // bounded only loosely.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <memory>
 #include <optional>
@@ -598,6 +599,81 @@ TEST_F(IceScenarioTest, ConsentKeepsShortNatMappingsAliveForMinutes) {
   ASSERT_TRUE(before && a->agent().selected_pair());
   EXPECT_EQ(a->agent().selected_pair()->remote.address, before->remote.address);
   ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, DualStackPrefersIpv6) {
+  const SocketAddress a6 = *SocketAddress::ParseIp("2001:db8::a", 40000);
+  const SocketAddress b6 = *SocketAddress::ParseIp("2001:db8::b", 40000);
+  a = std::make_unique<SimAgent>(&net, "A", Config(ice::Role::kControlling));
+  b = std::make_unique<SimAgent>(&net, "B", Config(ice::Role::kControlled));
+  a->AddInterface(kPublicRealm, kPublicA);
+  a->AddInterface(kPublicRealm, a6);
+  b->AddInterface(kPublicRealm, kPublicB);
+  b->AddInterface(kPublicRealm, b6);
+  sig = std::make_unique<Signalling>(&net, a.get(), b.get());
+  sig->ExchangeCredentials();
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  // Let the IPv4 pairs finish too: the nominated pair is the best valid one.
+  net.RunFor(absl::Seconds(2));
+  Report("dual-stack");
+  // RFC 8421 §4: IPv6 candidates get the higher local preference.
+  ASSERT_TRUE(a->agent().selected_pair() && b->agent().selected_pair());
+  EXPECT_EQ(a->agent().selected_pair()->remote.address, b6) << a->PairTypes();
+  EXPECT_EQ(b->agent().selected_pair()->remote.address, a6) << b->PairTypes();
+  EXPECT_EQ(a->PairTypes(), "host/host");
+  ExpectDataBothWays();
+}
+
+// A "STUN/TURN server" that answers every datagram with garbage: random
+// bytes, the request echoed as a success response, a truncated header.
+class GarbageServer : public Node {
+ public:
+  GarbageServer(Network* net, SocketAddress address) : net_(net), address_(address) {
+    EXPECT_TRUE(net_->Bind(kPublicRealm, address_, this));
+  }
+  ~GarbageServer() override { net_->Unbind(kPublicRealm, address_); }
+  void OnPacket(const SocketAddress&, const SocketAddress& from, std::span<const uint8_t> bytes,
+                absl::Time) override {
+    Bytes random(1 + net_->random().Next() % 200);
+    for (auto& x : random) x = static_cast<uint8_t>(net_->random().Next());
+    net_->Send(kPublicRealm, address_, from, random);
+    Bytes echo(bytes.begin(), bytes.end());
+    if (echo.size() >= 20) echo[0] = 0x01;  // class bits now say success response
+    net_->Send(kPublicRealm, address_, from, echo);
+    const size_t cut = std::min<size_t>(bytes.size(), 12);
+    net_->Send(kPublicRealm, address_, from, Bytes(bytes.begin(), bytes.begin() + cut));
+    ++answered;
+  }
+  int answered = 0;
+
+ private:
+  Network* net_;
+  SocketAddress address_;
+};
+
+TEST_F(IceScenarioTest, GarbageFromTheStunTurnServerDoesNotStopTheAgents) {
+  GarbageServer garbage(&net, kTurn);
+  IceAgentConfig ca = Config(ice::Role::kControlling), cb = Config(ice::Role::kControlled);
+  for (IceAgentConfig* c : {&ca, &cb}) {
+    c->stun_servers = {kTurn};
+    c->turn_servers = {IceTurnServer{kTurn, TurnCredentials{"user", "pass"}}};
+  }
+  MakePair(Public(kPublicA), std::move(ca), Public(kPublicB), std::move(cb));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  Report("garbage-server");
+  EXPECT_GT(garbage.answered, 0);
+  EXPECT_EQ(a->PairTypes(), "host/host");
+  ExpectDataBothWays();
+  // Gathering ends (the requests time out) and the agents stay up.
+  net.RunUntil([&] { return a->HasEvent(IceEvent::Kind::kGatheringComplete) &&
+                            b->HasEvent(IceEvent::Kind::kGatheringComplete); },
+               absl::Seconds(60));
+  EXPECT_TRUE(a->HasEvent(IceEvent::Kind::kGatheringComplete));
+  EXPECT_TRUE(b->HasEvent(IceEvent::Kind::kGatheringComplete));
+  EXPECT_TRUE(a->up() && b->up());
+  EXPECT_GT(a->agent().stats().packets_ignored, 0u);
 }
 
 // The simulation is deterministic: one seed, one history; another seed,
