@@ -11,6 +11,8 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdio>
+#include <cstdlib>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -76,6 +78,7 @@ class SimAgent : public Node {
   void OnPacket(const SocketAddress& local, const SocketAddress& from,
                 std::span<const uint8_t> bytes, absl::Time now) override {
     if (frozen_) return;
+    Trace("<-", local, from, bytes, now);
     const IceIncoming in = agent_.HandlePacket(local, from, bytes, now);
     if (in.kind == IceIncoming::Kind::kData) {
       received.emplace_back(in.data.begin(), in.data.end());
@@ -103,12 +106,18 @@ class SimAgent : public Node {
         continue;
       }
       ++transmits;
+      Trace("->", t->source, t->destination, t->bytes, now);
       net_->Send(*realm, t->source, t->destination, t->bytes);
     }
     for (int i = 0; i < 10'000; ++i) {
       auto e = agent_.PollEvent();
       if (!e) break;
       events.push_back(Timed{now, *e});
+      if (trace_) {
+        std::fprintf(stderr, "%s +%ld ms event %d state %s %s\n", name_.c_str(),
+                     static_cast<long>(absl::ToInt64Milliseconds(now - started_at)),
+                     static_cast<int>(e->kind), ToString(e->state), e->reason.c_str());
+      }
       if (e->kind == IceEvent::Kind::kStateChanged && IsUp(e->state) && !connected_at) {
         connected_at = now;
       }
@@ -168,6 +177,22 @@ class SimAgent : public Node {
   std::string first_stuck;  // when timeout_not_advanced first counted
 
  private:
+  // UTURN_SIM_TRACE=1: every datagram in and out of the agent, STUN ones
+  // decoded (method/class, USE-CANDIDATE), on stderr.
+  void Trace(const char* dir, const SocketAddress& local, const SocketAddress& remote,
+             std::span<const uint8_t> bytes, absl::Time now) const {
+    if (!trace_) return;
+    std::string what = absl::StrCat(bytes.size(), " bytes");
+    stun::MessageView m;
+    if (stun::MessageView::Parse(bytes, &m) == stun::ParseError::kNone) {
+      what = absl::StrCat("stun method ", m.method(), " class ", static_cast<int>(m.message_class()),
+                          m.Has(stun::attr::kUseCandidate) ? " USE-CANDIDATE" : "");
+    }
+    std::fprintf(stderr, "%s +%ld ms %s %s %s %s\n", name_.c_str(),
+                 static_cast<long>(absl::ToInt64Milliseconds(now - started_at)),
+                 local.ToString().c_str(), dir, remote.ToString().c_str(), what.c_str());
+  }
+
   const RealmId* RealmOf(const SocketAddress& source) const {
     for (const auto& [realm, base] : bases_) {
       if (base == source) return &realm;
@@ -180,6 +205,7 @@ class SimAgent : public Node {
   IceAgent agent_;
   std::vector<std::pair<RealmId, SocketAddress>> bases_;
   bool frozen_ = false;
+  const bool trace_ = std::getenv("UTURN_SIM_TRACE") != nullptr;
 };
 
 // Offer/answer and trickle between two agents: what one signals reaches the

@@ -9,9 +9,12 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <cstdlib>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "client/ice_agent.h"
 #include "tests/unit/client/ice_scenario_harness.h"
@@ -33,6 +36,44 @@ struct Site {
   RealmId realm = kPublicRealm;
   SocketAddress host;
 };
+
+// On failure: what each agent went through, for the report.
+void DumpRun(const Network& net, std::initializer_list<const SimAgent*> agents,
+             const Signalling* sig) {
+  for (const SimAgent* s : agents) {
+    if (s == nullptr) continue;
+    IceAgent& agent = const_cast<SimAgent*>(s)->agent();
+    const IceAgentStats st = agent.stats();
+    std::printf("  %s: state %s role %s pair %s; checks sent %lu received %lu rejected %lu "
+                "responses %lu ignored %lu; pairs %zu valid %zu; transmits %lu; next timeout %s\n",
+                s->name().c_str(), ToString(agent.state()),
+                agent.role() == ice::Role::kControlling ? "controlling" : "controlled",
+                s->PairTypes().c_str(), static_cast<unsigned long>(st.checks_sent),
+                static_cast<unsigned long>(st.checks_received),
+                static_cast<unsigned long>(st.checks_rejected),
+                static_cast<unsigned long>(st.responses_received),
+                static_cast<unsigned long>(st.packets_ignored), st.pairs, st.valid_pairs,
+                static_cast<unsigned long>(s->transmits),
+                absl::FormatTime(agent.PollTimeout()).c_str());
+    for (const auto& e : s->events) {
+      std::printf("    +%ld ms kind %d state %s %s %s\n",
+                  static_cast<long>(absl::ToInt64Milliseconds(e.at - s->started_at)),
+                  static_cast<int>(e.event.kind), ToString(e.event.state), e.event.reason.c_str(),
+                  e.event.kind == IceEvent::Kind::kLocalCandidate
+                      ? ice::FormatCandidate(e.event.candidate.candidate).c_str()
+                      : "");
+    }
+  }
+  std::printf("  net: sent %lu delivered %lu loss %lu filtered %lu blocked %lu unroutable %lu; "
+              "signalled to A %d to B %d refused %d\n",
+              static_cast<unsigned long>(net.stats().sent),
+              static_cast<unsigned long>(net.stats().delivered),
+              static_cast<unsigned long>(net.stats().dropped_loss),
+              static_cast<unsigned long>(net.stats().dropped_filtered),
+              static_cast<unsigned long>(net.stats().dropped_blocked),
+              static_cast<unsigned long>(net.stats().dropped_unroutable),
+              sig ? sig->delivered_to_a : 0, sig ? sig->delivered_to_b : 0, sig ? sig->refused : 0);
+}
 
 class IceScenarioTest : public ::testing::Test {
  protected:
@@ -114,33 +155,7 @@ class IceScenarioTest : public ::testing::Test {
     EXPECT_GE(a->ReceivedFrom('b'), want) << "B -> A over " << b->PairTypes();
   }
 
-  // On failure: what each agent went through, for the report.
-  void Dump() {
-    for (SimAgent* s : {a.get(), b.get()}) {
-      if (s == nullptr) continue;
-      const IceAgentStats st = s->agent().stats();
-      std::printf("  %s: state %s role %s pair %s; checks sent %lu received %lu rejected %lu "
-                  "responses %lu ignored %lu; pairs %zu valid %zu; transmits %lu; next timeout %s\n",
-                  s->name().c_str(), ToString(s->agent().state()),
-                  s->agent().role() == ice::Role::kControlling ? "controlling" : "controlled",
-                  s->PairTypes().c_str(), st.checks_sent, st.checks_received, st.checks_rejected,
-                  st.responses_received, st.packets_ignored, st.pairs, st.valid_pairs,
-                  s->transmits, absl::FormatTime(s->agent().PollTimeout()).c_str());
-      for (const auto& e : s->events) {
-        std::printf("    +%ld ms kind %d state %s %s %s\n",
-                    absl::ToInt64Milliseconds(e.at - s->started_at), static_cast<int>(e.event.kind),
-                    ToString(e.event.state), e.event.reason.c_str(),
-                    e.event.kind == IceEvent::Kind::kLocalCandidate
-                        ? ice::FormatCandidate(e.event.candidate.candidate).c_str() : "");
-      }
-    }
-    std::printf("  net: sent %lu delivered %lu loss %lu filtered %lu blocked %lu unroutable %lu; "
-                "signalled to A %d to B %d refused %d\n",
-                net.stats().sent, net.stats().delivered, net.stats().dropped_loss,
-                net.stats().dropped_filtered, net.stats().dropped_blocked,
-                net.stats().dropped_unroutable, sig ? sig->delivered_to_a : 0,
-                sig ? sig->delivered_to_b : 0, sig ? sig->refused : 0);
-  }
+  void Dump() { DumpRun(net, {a.get(), b.get()}, sig.get()); }
 
   // Prints and records the simulated time to connected of each side.
   void Report(const std::string& scenario) {
@@ -676,47 +691,103 @@ TEST_F(IceScenarioTest, GarbageFromTheStunTurnServerDoesNotStopTheAgents) {
   EXPECT_GT(a->agent().stats().packets_ignored, 0u);
 }
 
+// One run of two agents, each behind a NAT of the given type (`loss` on
+// both boxes), with STUN and TURN: the simulated times to connected (A, B;
+// InfiniteDuration when not within 40 s), datagrams sent, and A's pair.
+struct PairRun {
+  absl::Duration a, b;
+  uint64_t sent = 0;
+  std::string pair;
+};
+PairRun RunPair(uint64_t seed, NatType type_a, NatType type_b, double loss) {
+  Network net(seed);
+  NatConfig na, nb;
+  na.type = type_a;
+  na.public_ip = kNatA;
+  na.loss = loss;
+  nb.type = type_b;
+  nb.public_ip = kNatB;
+  nb.loss = loss;
+  const RealmId ra = net.AddNatRealm(na), rb = net.AddNatRealm(nb);
+  SimTurnServer::Options o;
+  o.address = kTurn;
+  SimTurnServer turn(&net, o);
+  IceAgentConfig ca, cb;
+  ca.stun_servers = cb.stun_servers = {kTurn};
+  ca.turn_servers = cb.turn_servers = {IceTurnServer{kTurn, TurnCredentials{"user", "pass"}}};
+  cb.role = ice::Role::kControlled;
+  SimAgent a(&net, "A", ca), b(&net, "B", cb);
+  a.AddInterface(ra, kLanA);
+  b.AddInterface(rb, kLanB);
+  Signalling sig(&net, &a, &b);
+  sig.ExchangeCredentials();
+  a.Start();
+  b.Start();
+  if (!net.RunUntil([&] { return a.up() && b.up(); }, absl::Seconds(40))) {
+    std::printf("seed %lu, %s/%s, loss %.2f:\n", static_cast<unsigned long>(seed),
+                ToString(type_a), ToString(type_b), loss);
+    DumpRun(net, {&a, &b}, &sig);
+  }
+  return PairRun{a.time_to_connected().value_or(absl::InfiniteDuration()),
+                 b.time_to_connected().value_or(absl::InfiniteDuration()), net.stats().sent,
+                 a.PairTypes()};
+}
+
 // The simulation is deterministic: one seed, one history; another seed,
 // another history that still connects.
 TEST(IceScenarioDeterminismTest, SameSeedSameRunOtherSeedStillConnects) {
-  struct Run {
-    absl::Duration a, b;
-    uint64_t sent;
-  };
-  auto run = [](uint64_t seed) {
-    Network net(seed);
-    NatConfig na, nb;
-    na.type = NatType::kSymmetric;
-    na.public_ip = kNatA;
-    na.loss = 0.05;
-    nb.public_ip = kNatB;
-    nb.loss = 0.05;
-    const RealmId ra = net.AddNatRealm(na), rb = net.AddNatRealm(nb);
-    SimTurnServer::Options o;
-    o.address = kTurn;
-    SimTurnServer turn(&net, o);
-    IceAgentConfig ca, cb;
-    ca.stun_servers = cb.stun_servers = {kTurn};
-    ca.turn_servers = cb.turn_servers = {IceTurnServer{kTurn, TurnCredentials{"user", "pass"}}};
-    cb.role = ice::Role::kControlled;
-    SimAgent a(&net, "A", ca), b(&net, "B", cb);
-    a.AddInterface(ra, kLanA);
-    b.AddInterface(rb, kLanB);
-    Signalling sig(&net, &a, &b);
-    sig.ExchangeCredentials();
-    a.Start();
-    b.Start();
-    EXPECT_TRUE(net.RunUntil([&] { return a.up() && b.up(); }, absl::Seconds(40)));
-    Run r{a.time_to_connected().value_or(absl::InfiniteDuration()),
-          b.time_to_connected().value_or(absl::InfiniteDuration()), net.stats().sent};
-    return r;
-  };
-  const Run x = run(11), y = run(11), z = run(12);
+  const PairRun x = RunPair(11, NatType::kSymmetric, NatType::kPortPreserving, 0.05);
+  const PairRun y = RunPair(11, NatType::kSymmetric, NatType::kPortPreserving, 0.05);
+  const PairRun z = RunPair(12, NatType::kSymmetric, NatType::kPortPreserving, 0.05);
   EXPECT_EQ(x.a, y.a);
   EXPECT_EQ(x.b, y.b);
   EXPECT_EQ(x.sent, y.sent);
+  EXPECT_LT(x.a, absl::Seconds(40));
   EXPECT_LT(z.a, absl::Seconds(40));
   EXPECT_TRUE(x.sent != z.sent || x.a != z.a) << "the seed changes nothing";
+}
+
+// The loss case over 20 seeds (as the lab's benchmark runs 20 times): every
+// run connects; median and p95 of the simulated time to connected are
+// printed and recorded, bounded only loosely. Debug one seed with
+// UTURN_SIM_SEED=n UTURN_SIM_TRACE=1 (every datagram of both agents).
+//
+// AGENT BUG this found (2026-12-04, client/ice_agent_checks.cc; fails for
+// port-preserving seed 10, symmetric seeds 4 and 16): regular nomination
+// loses its USE-CANDIDATE check. The controlling agent sends the nominating
+// check (g.nominating = true, nominee = P); its response is lost; the
+// remote's own check on P then makes a triggered check on P (RFC 8445
+// §7.3.1.4), which replaces the in-flight nominating transaction (no
+// retransmission of it follows) and carries no USE-CANDIDATE. That check
+// succeeds, but g.nominating stays true with nominee P, so MaybeNominate
+// never runs again: no pair is ever selected and the agent fails with
+// "timeout" after connect_timeout, with 4 valid pairs. Either the triggered
+// check on the nominee must carry USE-CANDIDATE, or a success on the
+// nominee without it must nominate again.
+TEST(IceScenarioLossTest, TenPercentLossConnectsForTwentySeeds) {
+  for (NatType t : {NatType::kPortPreserving, NatType::kSymmetric}) {
+    std::vector<absl::Duration> times;
+    for (uint64_t seed = 1; seed <= 20; ++seed) {
+      if (const char* only = std::getenv("UTURN_SIM_SEED"); only && std::stoul(only) != seed) {
+        continue;
+      }
+      const PairRun r = RunPair(seed, t, t, 0.1);
+      EXPECT_LT(r.a, absl::Seconds(40)) << ToString(t) << " seed " << seed << " never connected";
+      EXPECT_LT(r.b, absl::Seconds(40)) << ToString(t) << " seed " << seed << " never connected";
+      times.push_back(std::max(r.a, r.b));
+    }
+    if (times.empty()) continue;
+    std::sort(times.begin(), times.end());
+    const int64_t median = absl::ToInt64Milliseconds(times[times.size() / 2]);
+    const int64_t p95 = absl::ToInt64Milliseconds(times[times.size() * 95 / 100]);
+    ::testing::Test::RecordProperty(absl::StrCat("loss10_", ToString(t), "_median_ms"),
+                                    std::to_string(median));
+    ::testing::Test::RecordProperty(absl::StrCat("loss10_", ToString(t), "_p95_ms"),
+                                    std::to_string(p95));
+    std::printf("[ scenario ] 10%% loss, both %s: connected (both sides) median %ld ms, p95 %ld "
+                "ms over 20 seeds (simulated)\n",
+                ToString(t), static_cast<long>(median), static_cast<long>(p95));
+  }
 }
 
 }  // namespace
