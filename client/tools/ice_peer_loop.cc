@@ -66,7 +66,9 @@ IceAgentConfig AgentConfig(const PeerOptions& o) {
     c.turn_servers.push_back(IceTurnServer{a, TurnCredentials{o.turn_user, o.turn_pass}, o.turn_transport});
   }
   c.relay_only = o.relay_only;
-  c.connect_timeout = o.timeout;
+  // The peer's own --timeout rule (ICE-PEER.md) decides; the agent's comes
+  // later so that it cannot print a second event=failed first.
+  c.connect_timeout = o.timeout + absl::Seconds(5);
   c.software = "uturn-ice";
   return c;
 }
