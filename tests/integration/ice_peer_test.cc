@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -108,9 +109,19 @@ TEST(IcePeerTest, RelayOnlyThroughUturn) {
   RunSendEcho({"--bind", "127.0.0.1", "--relay-only", "--turn", server.Udp()->ToString(), "--turn-user",
                "user", "--turn-pass", "pass"},
               "relay");
-  // The peers deallocated on exit (Refresh lifetime 0): the server saw the allocations end.
+  // The server relayed the data (50 datagrams and 50 echoes at least), and
+  // the peers deallocated on exit (Refresh lifetime 0): none left active.
   server.Signal(SIGTERM);
-  EXPECT_EQ(server.WaitExit(seconds(10)), 0) << server.Log();
+  ASSERT_EQ(server.WaitExit(seconds(10)), 0) << server.Log();
+  std::string stopped;
+  for (const std::string& l : server.Lines()) {
+    if (LogField(l, "event") == "stopped") stopped = l;
+  }
+  ASSERT_FALSE(stopped.empty()) << server.Log();
+  EXPECT_EQ(LogField(stopped, "allocations_created"), "2") << stopped;
+  EXPECT_EQ(LogField(stopped, "allocations_active"), "0") << stopped;
+  const std::string relayed = LogField(stopped, "relay_received");
+  EXPECT_GE(std::strtol(relayed.c_str(), nullptr, 10), 100) << stopped;
 }
 
 // --restart-after 1 while sending: both sides restart (new credentials,
