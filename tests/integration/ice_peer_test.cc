@@ -20,9 +20,12 @@ namespace {
 
 using std::chrono::seconds;
 
-// Relay ports of this file's uturn (below the ephemeral range; no other test uses them).
+// Relay ports of this file's uturn servers, one range per test (CTest may
+// run them in parallel; below the ephemeral range; no other test uses them).
 constexpr const char* kMinPort = "26000";
 constexpr const char* kMaxPort = "26099";
+constexpr const char* kMinPortWrongPassword = "26100";
+constexpr const char* kMaxPortWrongPassword = "26199";
 
 std::vector<std::string> Fields(const std::string& line) {
   std::vector<std::string> out;
@@ -212,6 +215,37 @@ TEST(IcePeerTest, SignalDuringSendJudgesWhatWasSent) {
   // 0 only if enough came back; either way the status matches the counts.
   const bool enough = sent > 0 && received * 10 >= sent * 9;
   EXPECT_EQ(exit, enough ? 0 : 1) << pair.Dump();
+}
+
+// A TURN server refusing the credentials (401 after the retry): each peer
+// reports it on stderr and connects without relays.
+TEST(IcePeerTest, TurnWithWrongPasswordFallsBackToHost) {
+  ServerProcess server;
+  std::string error;
+  ASSERT_TRUE(server.StartAndWaitReady({"--listening-ip", "127.0.0.1", "--listening-port", "0",
+                                        "--relay-ip", "127.0.0.1", "--allow-loopback-peers", "--user",
+                                        "user:pass", "--min-port", kMinPortWrongPassword,
+                                        "--max-port", kMaxPortWrongPassword},
+                                       &error))
+      << error;
+  ASSERT_TRUE(server.Udp().has_value());
+  const std::vector<std::string> turn = {"--bind", "127.0.0.1", "--turn", server.Udp()->ToString(),
+                                         "--turn-user", "user", "--turn-pass", "wrong"};
+  PeerPair pair;
+  std::vector<std::string> a = {"--controlling", "--send", "20", "--timeout", "20"};
+  std::vector<std::string> b = {"--controlled", "--echo", "--timeout", "20"};
+  a.insert(a.end(), turn.begin(), turn.end());
+  b.insert(b.end(), turn.begin(), turn.end());
+  ASSERT_TRUE(pair.Start(a, b, &error)) << error;
+  ASSERT_EQ(pair.a.WaitExit(seconds(30)), 0) << pair.Dump();
+  ASSERT_TRUE(pair.b.WaitForPrefix("event=error what=\"turn:", seconds(10))) << pair.Dump();
+  pair.b.Signal(SIGTERM);
+  ASSERT_EQ(pair.b.WaitExit(seconds(10)), 0) << pair.Dump();
+  for (const PeerProcess* p : {&pair.a, &pair.b}) {
+    EXPECT_FALSE(p->Matching("event=error what=\"turn:").empty()) << pair.Dump();
+    EXPECT_TRUE(p->Matching("event=gathered type=relay").empty()) << pair.Dump();
+  }
+  ExpectSelected(pair.a, "host", "host", pair.Dump());
 }
 
 TEST(IcePeerTest, UsageErrorsExit2WithAMessage) {
