@@ -171,3 +171,42 @@ TEST(OfferAnswerTest, CorsPreflight) {
 
 }  // namespace
 }  // namespace uturn::client::peer
+
+namespace uturn::client::peer {
+namespace {
+
+// Hostile POST bodies: mutations of a good offer. Each gets a response or
+// is taken as an offer (then answerable); nothing crashes.
+TEST(OfferAnswerTest, MutatedOffers) {
+  const std::string good = ChromeDataChannelOffer();
+  uint32_t x = 777;  // fixed-seed LCG: reproducible
+  auto next = [&x] { return x = x * 1664525u + 1013904223u; };
+  size_t taken = 0;
+  for (int i = 0; i < 3000; ++i) {
+    std::string body = good;
+    for (int m = 0; m < 1 + static_cast<int>(next() % 4); ++m) {
+      const size_t at = next() % body.size();
+      switch (next() % 3) {
+        case 0: body[at] = static_cast<char>(next() >> 24); break;
+        case 1: body.erase(at, next() % 16); break;
+        default: body.insert(at, std::string(1 + next() % 8, static_cast<char>(next() >> 24))); break;
+      }
+      if (body.empty()) body = "x";
+    }
+    OfferAnswerService s(kFp);
+    auto res = s.Handle(Post(body));
+    ASSERT_NE(res.response.has_value(), res.offer.has_value());
+    if (res.response) {
+      EXPECT_GE(res.response->status, 400);
+      continue;
+    }
+    ++taken;
+    auto r = s.Answer({"ours", "oursoursoursoursoursou"}, {Ours()}, 1);
+    EXPECT_EQ(r.status, 200) << body;
+    EXPECT_TRUE(ice::ParseSdp(r.body).ok()) << r.body;
+  }
+  EXPECT_GT(taken, 0u);  // some mutations leave the offer usable
+}
+
+}  // namespace
+}  // namespace uturn::client::peer

@@ -154,3 +154,35 @@ TEST(SignalWriterTest, OurLinesParseBack) {
 
 }  // namespace
 }  // namespace uturn::client::peer
+
+namespace uturn::client::peer {
+namespace {
+
+// Hostile stdin: random bytes after each attribute name. Every line gives at
+// most one action, of the kinds that name allows; nothing crashes.
+TEST(SignalReaderTest, RandomGarbageLines) {
+  SignalReader r;
+  r.Line("a=ice-ufrag:abcd");
+  r.Line("a=ice-pwd:abcdefghijklmnopqrstuv");
+  uint32_t x = 12345;  // fixed-seed LCG: reproducible
+  auto next = [&x] { return x = x * 1664525u + 1013904223u; };
+  const char* prefixes[] = {"a=candidate:", "a=candidate:1 1 udp 1 ", "a=ice-ufrag:", "a=ice-pwd:", "a="};
+  for (int i = 0; i < 20000; ++i) {
+    std::string line = prefixes[next() % 5];
+    const size_t len = next() % 80;
+    for (size_t k = 0; k < len; ++k) line += static_cast<char>(next() >> 24);
+    const auto actions = r.Line(line);
+    ASSERT_LE(actions.size(), 1u) << line;
+    for (const SignalAction& a : actions) {
+      if (line.rfind("a=candidate:", 0) == 0) {
+        EXPECT_TRUE(a.kind == SignalAction::Kind::kCandidate || a.kind == SignalAction::Kind::kError);
+      }
+      if (a.kind == SignalAction::Kind::kError) {
+        EXPECT_FALSE(a.error.empty());
+      }
+    }
+  }
+}
+
+}  // namespace
+}  // namespace uturn::client::peer
