@@ -24,6 +24,8 @@ bool Authentic(const stun::MessageView& m, const std::string& key) {
 
 // Remembered checks per generation before the remote credentials arrive.
 constexpr size_t kMaxEarlyChecks = 32;
+// Authenticated sources remembered per generation (data accepted from them).
+constexpr size_t kMaxAuthenticatedSources = 32;
 
 }  // namespace
 
@@ -281,6 +283,13 @@ void IceAgent::Impl::HandleRequest(const IceVia& via, const stun::SocketAddress&
   SendOnVia(via, from, b.bytes(), now);
   ++stats.checks_received;
 
+  bool known_source = false;
+  for (const IceGeneration::Source& src : g->authenticated_sources) {
+    if (src.via == via && src.from == from) known_source = true;
+  }
+  if (!known_source && g->authenticated_sources.size() < kMaxAuthenticatedSources) {
+    g->authenticated_sources.push_back({via, from});
+  }
   const std::optional<size_t> local = g->checklist.FindReceivingLocal(via.base, via.relay_id);
   if (!local || g != current.get()) return;  // answered only (old generation, no candidate)
   const bool use_candidate = stun::HasUseCandidate(m);
@@ -297,7 +306,19 @@ void IceAgent::Impl::HandleRequest(const IceVia& via, const stun::SocketAddress&
 
 void IceAgent::Impl::ProcessCheck(IceGeneration& g, size_t local, const stun::SocketAddress& from,
                                   uint32_t priority, bool use_candidate, absl::Time now) {
-  if (g.selected) return;  // RFC 8445 §8.1.2: concluded; consent traffic only
+  if (g.selected) {
+    // RFC 8445 §8.1.2: concluded; consent traffic only. But a remote
+    // nominating several pairs (aggressive, RFC 5245 §8.1.2) ends on the
+    // highest-priority nominated valid pair.
+    const std::optional<size_t> r = g.checklist.FindRemote(from);
+    const std::optional<size_t> id = r ? g.checklist.FindPair(local, *r) : std::nullopt;
+    if (id && use_candidate && role == ice::Role::kControlled) {
+      CandidatePair& p = g.checklist.pair(*id);
+      p.remote_nominated = true;
+      if (p.valid() && p.state == PairState::kSucceeded) MaybeReselect(g, *id, now);
+    }
+    return;
+  }
   std::optional<size_t> remote = g.checklist.FindRemote(from);
   if (!remote) {
     // RFC 8445 §7.3.1.3: an unknown source is a peer-reflexive remote
@@ -319,21 +340,24 @@ void IceAgent::Impl::ProcessCheck(IceGeneration& g, size_t local, const stun::So
   if (!id) return;
   if (!known) OnPairsAdded(g, {*id}, now);
   CandidatePair& p = g.checklist.pair(*id);
-  p.remote_checked = true;
   // RFC 8445 §7.3.1.4 triggered checks.
   switch (p.state) {
     case PairState::kSucceeded:
       break;  // "the agent MUST NOT enqueue it"
-    case PairState::kInProgress:
-      // "the agent cancels the In-Progress transaction" and checks again.
+    case PairState::kInProgress: {
+      // "the agent cancels the In-Progress transaction" and checks again;
+      // a cancelled nominating check hands USE-CANDIDATE to its replacement.
+      bool nominate = g.nominating && g.nominee == *id;
       for (auto& [tid, tx] : transactions) {
         if (tx.generation == g.number && tx.pair == *id &&
             tx.purpose == IceCheckTransaction::Purpose::kCheck) {
           tx.cancelled = true;
+          nominate = nominate || tx.use_candidate;
         }
       }
-      g.checklist.EnqueueTriggered(*id, false);
+      g.checklist.EnqueueTriggered(*id, nominate && role == ice::Role::kControlling);
       break;
+    }
     case PairState::kWaiting:
     case PairState::kFrozen:
     case PairState::kFailed:
@@ -450,7 +474,17 @@ void IceAgent::Impl::CheckSucceeded(IceGeneration& g, IceCheckTransaction& tx,
   if (g.nominate_deadline == absl::InfiniteFuture()) {
     g.nominate_deadline = now + config.nomination_wait;
   }
-  if (g.selected) return;
+  if (g.selected) {
+    // Aggressive nomination: a higher-priority pair whose USE-CANDIDATE
+    // check succeeds after the selection takes over (RFC 5245 §8.1.2); on
+    // the controlled side, one the remote nominated.
+    const bool nominated_by_us =
+        tx.use_candidate && tx.role == ice::Role::kControlling && role == ice::Role::kControlling;
+    if (nominated_by_us || (role == ice::Role::kControlled && pair.remote_nominated)) {
+      MaybeReselect(g, tx.pair, now);
+    }
+    return;
+  }
   if (tx.use_candidate && tx.role == ice::Role::kControlling && role == ice::Role::kControlling) {
     // RFC 8445 §8.1.1: the check with USE-CANDIDATE succeeded: nominated.
     Select(g, tx.pair, now);
@@ -458,6 +492,12 @@ void IceAgent::Impl::CheckSucceeded(IceGeneration& g, IceCheckTransaction& tx,
   }
   if (role == ice::Role::kControlled && pair.remote_nominated) {
     Select(g, tx.pair, now);  // RFC 8445 §7.3.1.5
+    return;
+  }
+  if (g.nominating && g.nominee == tx.pair && role == ice::Role::kControlling) {
+    // The nominee succeeded on a check without USE-CANDIDATE (one that
+    // replaced the nominating check): nominate it again.
+    g.checklist.EnqueueTriggered(tx.pair, true);
     return;
   }
   MaybeNominate(g, now);
@@ -526,7 +566,21 @@ void IceAgent::Impl::Select(IceGeneration& g, size_t pair_id, absl::Time now) {
   // RFC 8445 §8.1.2: concluded — Waiting/Frozen pairs removed, other
   // checks stopped (we do not renominate, so higher ones are stopped too).
   g.checklist.Conclude(pair_id);
-  CancelChecks(g.number, pair_id);
+  if (config.nomination == NominationMode::kAggressive && role == ice::Role::kControlling) {
+    // Higher-priority checks in flight may still win (RFC 8445 §8.1.2
+    // lets them go on); the lower ones stop.
+    for (auto it = transactions.begin(); it != transactions.end();) {
+      const IceCheckTransaction& tx = it->second;
+      if (tx.generation == g.number && tx.purpose == IceCheckTransaction::Purpose::kCheck &&
+          tx.pair != pair_id && g.checklist.pair(tx.pair).priority < p.priority) {
+        transactions.erase(it++);
+      } else {
+        ++it;
+      }
+    }
+  } else {
+    CancelChecks(g.number, pair_id);
+  }
   const GatheredCandidate& l = g.checklist.locals()[p.local];
   if (l.relay_id) {
     // Relayed data goes as ChannelData once a relayed pair is selected.
@@ -545,6 +599,24 @@ void IceAgent::Impl::Select(IceGeneration& g, size_t pair_id, absl::Time now) {
   Emit(std::move(e));
   SetState(IceState::kConnected);
   MaybeComplete();
+}
+
+void IceAgent::Impl::MaybeReselect(IceGeneration& g, size_t pair_id, absl::Time now) {
+  assert(g.selected);
+  if (*g.selected == pair_id) return;
+  CandidatePair& p = g.checklist.pair(pair_id);
+  if (p.priority <= g.checklist.pair(*g.selected).priority) return;
+  p.nominated = true;
+  g.selected = pair_id;
+  const GatheredCandidate& l = g.checklist.locals()[p.local];
+  if (l.relay_id) {
+    (void)gatherer.BindChannel(*l.relay_id, g.checklist.remotes()[p.remote].address, now);
+  }
+  g.last_consent = std::max(g.last_consent, now);
+  IceEvent e;
+  e.kind = IceEvent::Kind::kSelectedPair;
+  e.pair = DescribePair(g, pair_id);
+  Emit(std::move(e));
 }
 
 }  // namespace uturn::client

@@ -81,11 +81,11 @@ void IceAgent::Impl::HandleConsentTimers(absl::Time now) {
 bool IceAgent::Impl::FromValidPair(const IceVia& via, const stun::SocketAddress& from) const {
   for (const IceGeneration* g : {current.get(), previous.get()}) {
     if (g == nullptr) continue;
+    for (const IceGeneration::Source& src : g->authenticated_sources) {
+      if (src.via == via && src.from == from) return true;
+    }
     for (const CandidatePair& p : g->checklist.pairs()) {
-      // Valid (our check succeeded), or the remote's check on it
-      // authenticated: the controlling side may send before our own
-      // triggered check has come back.
-      if (!(p.valid() || p.remote_checked) || p.removed) continue;
+      if (!p.valid() || p.removed) continue;
       if (g->checklist.remotes()[p.remote].address != from) continue;
       if (ViaOf(g->checklist.locals()[p.local]) == via) return true;
     }

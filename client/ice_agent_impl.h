@@ -54,6 +54,14 @@ struct IceGeneration {
     bool use_candidate;
   };
   std::vector<EarlyCheck> early_checks;
+  // Sources whose checks authenticated, per local base/allocation: their
+  // data is accepted even where our own check has not made the pair valid
+  // (RFC 8445 §12.1: be ready to receive on any candidate). Bounded.
+  struct Source {
+    IceVia via;
+    stun::SocketAddress from;
+  };
+  std::vector<Source> authenticated_sources;
   uint32_t prflx_count = 0;
   // Regular nomination (RFC 8445 §8.1.1): when the wait for better pairs ends.
   absl::Time nominate_deadline = absl::InfiniteFuture();
@@ -154,6 +162,8 @@ struct IceAgent::Impl {
   void SwitchRole(ice::Role to, absl::Time now);
   void MaybeNominate(IceGeneration& g, absl::Time now);
   void Select(IceGeneration& g, size_t pair_id, absl::Time now);
+  // A higher-priority nominated pair replaces the selected one.
+  void MaybeReselect(IceGeneration& g, size_t pair_id, absl::Time now);
   void SendOnVia(const IceVia& via, const stun::SocketAddress& to,
                  std::span<const uint8_t> bytes, absl::Time now);
   IceVia ViaOf(const GatheredCandidate& local) const;

@@ -45,7 +45,6 @@ struct CandidatePair {
   std::optional<size_t> valid_local;
   bool nominated = false;         // RFC 8445 §8.1.1: nominated (by us or the remote)
   bool remote_nominated = false;  // RFC 8445 §7.3.1.5: USE-CANDIDATE received on it
-  bool remote_checked = false;    // the remote's check on it authenticated (§7.3)
   // RFC 8445 §6.1.2.5 (over the limit) or §8.1.2 (ICE concluded): out of the
   // checklist; kept so ids stay stable.
   bool removed = false;

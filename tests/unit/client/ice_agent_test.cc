@@ -847,6 +847,38 @@ TEST_F(ResponseTest, RegularNominationWaitsForBetterPairs) {
   FAIL() << "no nomination";
 }
 
+TEST_F(ResponseTest, NominationSurvivesATriggeredCheckReplacingIt) {
+  std::optional<IceTransmit> check = NextCheck();
+  ASSERT_TRUE(check);
+  agent_->HandlePacket(kBaseA, kBaseB, Response(*check, 0), now_);
+  std::optional<IceTransmit> nomination = NextCheck();
+  ASSERT_TRUE(nomination);
+  // Its answer is lost; the remote's own check on the pair arrives and
+  // (RFC 8445 §7.3.1.4) cancels it for a triggered check.
+  stun::TransactionId id{};
+  id[0] = 0x77;
+  std::vector<uint8_t> buf(256);
+  stun::MessageBuilder b(
+      buf, stun::EncodeMessageType(stun::Method::kBinding, stun::MessageClass::kRequest), id);
+  b.AddString(stun::attr::kUsername, agent_->local_credentials().ufrag + ":" + remote_.ufrag)
+      .AddU32(stun::attr::kPriority, 1)
+      .AddU64(stun::attr::kIceControlled, 1)
+      .AddMessageIntegrity(stun::KeyBytes(agent_->local_credentials().pwd))
+      .AddFingerprint();
+  ASSERT_TRUE(b.ok());
+  const std::vector<uint8_t> req(b.bytes().begin(), b.bytes().end());
+  EXPECT_EQ(agent_->HandlePacket(kBaseA, kBaseB, req, now_).kind, IceIncoming::Kind::kHandled);
+  // The triggered check carries the nomination on.
+  std::optional<IceTransmit> triggered = NextCheck();
+  ASSERT_TRUE(triggered);
+  stun::MessageView m;
+  ASSERT_EQ(stun::MessageView::Parse(triggered->bytes, &m), stun::ParseError::kNone);
+  EXPECT_TRUE(stun::HasUseCandidate(m));
+  EXPECT_NE(triggered->bytes, nomination->bytes);  // a new transaction
+  agent_->HandlePacket(kBaseA, kBaseB, Response(*triggered, 0), now_);
+  EXPECT_TRUE(agent_->selected_pair());
+}
+
 TEST_F(ResponseTest, ResponseWithBadIntegrityIsDiscarded) {
   std::optional<IceTransmit> check = NextCheck();
   ASSERT_TRUE(check);
