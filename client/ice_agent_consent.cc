@@ -79,6 +79,14 @@ void IceAgent::Impl::HandleConsentTimers(absl::Time now) {
 }
 
 bool IceAgent::Impl::FromValidPair(const IceVia& via, const stun::SocketAddress& from) const {
+  // Fast path: the selected pair carries nearly all data.
+  if (const IceGeneration* d = DataGeneration()) {
+    const CandidatePair& p = d->checklist.pair(*d->selected);
+    if (d->checklist.remotes()[p.remote].address == from &&
+        ViaOf(d->checklist.locals()[p.local]) == via) {
+      return true;
+    }
+  }
   for (const IceGeneration* g : {current.get(), previous.get()}) {
     if (g == nullptr) continue;
     for (const IceGeneration::Source& src : g->authenticated_sources) {

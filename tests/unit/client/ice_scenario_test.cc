@@ -319,6 +319,13 @@ TEST_F(IceScenarioTest, RestartSelectsANewPairWhileDataKeepsFlowing) {
   // No loss in this network: every datagram of the restart arrived.
   EXPECT_EQ(b->ReceivedFrom('A'), static_cast<size_t>(n));
   EXPECT_EQ(a->ReceivedFrom('B'), static_cast<size_t>(n));
+  // Consent (RFC 7675) runs on the new pair: with no loss it never lapses.
+  net.RunFor(absl::Seconds(40));
+  EXPECT_FALSE(a->StateTime(IceState::kDisconnected, restart_at).has_value());
+  EXPECT_FALSE(b->StateTime(IceState::kDisconnected, restart_at).has_value());
+  EXPECT_TRUE(a->up() && b->up()) << ToString(a->agent().state()) << " "
+                                  << ToString(b->agent().state());
+  if (!a->up() || !b->up()) Dump();
 }
 
 TEST_F(IceScenarioTest, FrozenRemoteLosesConsentAfterAboutThirtySeconds) {
@@ -354,6 +361,67 @@ TEST_F(IceScenarioTest, FrozenRemoteLosesConsentAfterAboutThirtySeconds) {
   ASSERT_TRUE(disconnected.has_value());
   EXPECT_LT(*disconnected, *failed);
   EXPECT_FALSE(a->agent().SendData(AppDatagram('a', 0), net.now()).ok());
+}
+
+TEST_F(IceScenarioTest, BriefFreezeDisconnectsThenRecovers) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), Public(kPublicB),
+           Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  net.RunFor(absl::Seconds(6));
+  b->set_frozen(true);
+  const absl::Time frozen_at = net.now();
+  ASSERT_TRUE(net.RunUntil([&] { return a->agent().state() == IceState::kDisconnected; },
+                           absl::Seconds(20)))
+      << ToString(a->agent().state());
+  // SIGCONT well before consent is lost (RFC 7675 §5.1: 30 s).
+  net.RunFor(absl::Seconds(3));
+  b->set_frozen(false);
+  ASSERT_TRUE(net.RunUntil([&] { return a->up(); }, absl::Seconds(10)))
+      << ToString(a->agent().state());
+  Report("brief-freeze");
+  EXPECT_LT(net.now() - frozen_at, absl::Seconds(30));
+  EXPECT_FALSE(a->StateTime(IceState::kFailed).has_value());
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, RemoteRestartByTheControlledSide) {
+  MakePair(Public(kPublicA), Config(ice::Role::kControlling), Public(kPublicB),
+           Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  const absl::Time restart_at = net.now();
+  ASSERT_TRUE(b->agent().Restart(net.now()).ok());
+  b->Flush(net.now());
+  net.RunFor(absl::Seconds(3));
+  Report("remote-restart");
+  EXPECT_TRUE(a->FindEvent(IceEvent::Kind::kRestarted, restart_at) != nullptr);
+  EXPECT_TRUE(a->FindEvent(IceEvent::Kind::kSelectedPair, restart_at) != nullptr);
+  EXPECT_TRUE(b->FindEvent(IceEvent::Kind::kSelectedPair, restart_at) != nullptr);
+  EXPECT_TRUE(a->up() && b->up());
+  ExpectDataBothWays();
+}
+
+TEST_F(IceScenarioTest, RestartUnderLossKeepsDataFlowing) {
+  MakeTurn();
+  const double loss = std::getenv("UTURN_SIM_LOSS") ? std::stod(std::getenv("UTURN_SIM_LOSS")) : 0.1;
+  const Site sa = Behind(NatType::kPortPreserving, kNatA, kLanA, loss);
+  const Site sb = Behind(NatType::kSymmetric, kNatB, kLanB, loss);
+  MakePair(sa, Config(ice::Role::kControlling), sb, Config(ice::Role::kControlled));
+  StartBoth();
+  ASSERT_TRUE(ConnectBoth());
+  const absl::Time restart_at = net.now();
+  ASSERT_TRUE(a->agent().Restart(net.now()).ok());
+  a->Flush(net.now());
+  ExpectDataBothWays(100, 0.6);
+  // Consent on the new pair survives 10% loss: brief kDisconnected spells
+  // are allowed, losing it (30 s unanswered, RFC 7675 §5.1) is not.
+  net.RunFor(absl::Seconds(45));
+  Report("restart-loss");
+  EXPECT_TRUE(a->FindEvent(IceEvent::Kind::kSelectedPair, restart_at) != nullptr);
+  EXPECT_FALSE(a->StateTime(IceState::kFailed, restart_at).has_value());
+  EXPECT_FALSE(b->StateTime(IceState::kFailed, restart_at).has_value());
+  if (a->StateTime(IceState::kFailed) || b->StateTime(IceState::kFailed)) Dump();
 }
 
 TEST_F(IceScenarioTest, TenPercentLossOnBothNatsStillConnects) {
