@@ -179,7 +179,7 @@ void IceSocketDriver::Error(std::string_view what) {
 }
 
 void IceSocketDriver::Wake() {
-  if (wake_fd_ < 0) return;
+  if (wake_fd_ < 0 || std::this_thread::get_id() == loop_thread_.load()) return;
   const uint64_t one = 1;
   // EAGAIN only when the counter is saturated: the poll wakes anyway.
   [[maybe_unused]] const ssize_t n = write(wake_fd_, &one, sizeof one);
@@ -255,6 +255,7 @@ absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
   {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (sockets_.empty()) return absl::FailedPreconditionError("RunOnce before Open");
+    loop_thread_.store(std::this_thread::get_id());
     const absl::Time now = absl::Now();
     if (agent_->PollTimeout() <= now) agent_->HandleTimeout(now);
     FlushLocked(now);

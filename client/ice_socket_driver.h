@@ -135,6 +135,11 @@ class IceSocketDriver {
   absl::flat_hash_map<stun::SocketAddress, size_t> by_address_;
   absl::flat_hash_map<int, std::function<void(absl::Time)>> watched_;
   int wake_fd_ = -1;  // eventfd: SendData/WithAgent/Stop wake the poll
+  // The thread that last entered RunOnce. Wake() from that thread writes
+  // nothing: it is not in poll(), and the next RunOnce rebuilds its fd set
+  // and deadline anyway (a write there would make that poll return at once
+  // and the loop spin).
+  std::atomic<std::thread::id> loop_thread_{};
   std::vector<uint8_t> buffer_;
   std::thread thread_;
   std::atomic<bool> stop_{false};
