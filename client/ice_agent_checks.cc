@@ -497,7 +497,7 @@ void IceAgent::Impl::CheckSucceeded(IceGeneration& g, IceCheckTransaction& tx,
   if (g.nominating && g.nominee == tx.pair && role == ice::Role::kControlling) {
     // The nominee succeeded on a check without USE-CANDIDATE (one that
     // replaced the nominating check): nominate it again.
-    g.checklist.EnqueueTriggered(tx.pair, true);
+    SendNomination(g, tx.pair, now);
     return;
   }
   MaybeNominate(g, now);
@@ -554,7 +554,18 @@ void IceAgent::Impl::MaybeNominate(IceGeneration& g, absl::Time now) {
   if (better_pending && !g.nominate_wait_over && now < g.nominate_deadline) return;
   g.nominating = true;
   g.nominee = *best;
-  g.checklist.EnqueueTriggered(*best, true);
+  SendNomination(g, *best, now);
+}
+
+void IceAgent::Impl::SendNomination(IceGeneration& g, size_t pair_id, absl::Time now) {
+  // The nominating check of a pair that already succeeded goes out now, not
+  // in the next Ta slot (a deviation, client/README.md): it is one request
+  // per checklist on a path just proven, and waiting behind gathering cost
+  // up to two Ta of connect time. A retransmission or replacement of it goes
+  // through the triggered-check queue as usual (§7.3.1.4).
+  CandidatePair& p = g.checklist.pair(pair_id);
+  p.state = PairState::kInProgress;
+  (void)SendCheck(g, pair_id, /*use_candidate=*/true, now);
 }
 
 void IceAgent::Impl::Select(IceGeneration& g, size_t pair_id, absl::Time now) {

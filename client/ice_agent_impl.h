@@ -161,6 +161,8 @@ struct IceAgent::Impl {
   void CheckFailed(IceGeneration& g, size_t pair_id, absl::Time now);
   void SwitchRole(ice::Role to, absl::Time now);
   void MaybeNominate(IceGeneration& g, absl::Time now);
+  // The nominating (USE-CANDIDATE) check of a succeeded pair, sent at once.
+  void SendNomination(IceGeneration& g, size_t pair_id, absl::Time now);
   void Select(IceGeneration& g, size_t pair_id, absl::Time now);
   // A higher-priority nominated pair replaces the selected one.
   void MaybeReselect(IceGeneration& g, size_t pair_id, absl::Time now);
