@@ -279,7 +279,7 @@ absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
       ReadSocket(sockets_[i], now);
     } else if (fds[i].fd == wake_fd_) {
       uint64_t count = 0;
-      [[maybe_unused]] const ssize_t r = read(wake_fd_, &count, sizeof count);
+      if (read(wake_fd_, &count, sizeof count) == sizeof count) ++wakeups_;
     } else if (auto it = watched_.find(fds[i].fd); it != watched_.end()) {
       // A copy: the callback may Unwatch (and so destroy) itself.
       std::function<void(absl::Time)> cb = it->second;

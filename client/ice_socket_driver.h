@@ -114,6 +114,8 @@ class IceSocketDriver {
 
   uint64_t send_errors() const { return send_errors_.load(); }
   uint64_t datagrams_received() const { return received_.load(); }
+  // Loop turns woken by another thread (WithAgent/SendData off the loop).
+  uint64_t wakeups() const { return wakeups_.load(); }
 
  private:
   struct Socket {
@@ -145,6 +147,7 @@ class IceSocketDriver {
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> send_errors_{0};
   std::atomic<uint64_t> received_{0};
+  std::atomic<uint64_t> wakeups_{0};
 };
 
 }  // namespace uturn::client

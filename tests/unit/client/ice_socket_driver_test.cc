@@ -11,6 +11,7 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include <gtest/gtest.h>
@@ -107,6 +108,46 @@ TEST(IceSocketDriverTest, WatchedFdsRunInTheSameLoop) {
   ASSERT_EQ(write(p[1], "z", 1), 1);
   ASSERT_TRUE(d.RunOnce(absl::Milliseconds(20)).ok());
   EXPECT_EQ(calls, 2);  // no longer watched
+  close(p[0]);
+  close(p[1]);
+}
+
+// uturn-ice calls WithAgent from its stdin callback, on the loop's own
+// thread: that must not write the wake eventfd, or every poll returns at
+// once and an idle peer spins at 100% CPU (fixed in 807de55). From another
+// thread it must wake the loop.
+TEST(IceSocketDriverTest, WithAgentWakesTheLoopOnlyFromAnotherThread) {
+  IceAgent agent(IceAgentConfig{}, Random);
+  IceSocketDriver d(&agent, {});
+  IceSocketDriverOptions o;
+  o.bind = {*stun::SocketAddress::ParseIp("127.0.0.1", 0)};
+  ASSERT_TRUE(d.Open(o).ok());
+  int p[2];
+  ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+  int calls = 0;
+  ASSERT_TRUE(d.Watch(p[0], [&](absl::Time) {
+                 char c;
+                 while (read(p[0], &c, 1) == 1) {
+                   ++calls;
+                   d.WithAgent([](IceAgent& a) { return a.PollTimeout(); });
+                 }
+               }).ok());
+  // The loop's thread is known after one turn, which also takes Watch()'s wake.
+  ASSERT_TRUE(d.RunOnce(absl::ZeroDuration()).ok());
+  const uint64_t before = d.wakeups();
+  ASSERT_EQ(write(p[1], "abc", 3), 3);
+  for (int i = 0; i < 100 && calls < 3; ++i) ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
+  ASSERT_EQ(calls, 3);
+  // Idle turns: nothing is ready, so each waits out its 5 ms.
+  for (int i = 0; i < 5; ++i) ASSERT_TRUE(d.RunOnce(absl::Milliseconds(5)).ok());
+  EXPECT_EQ(d.wakeups(), before) << "WithAgent on the loop thread woke the loop";
+  std::thread other([&] { d.WithAgent([](IceAgent& a) { return a.PollTimeout(); }); });
+  other.join();
+  for (int i = 0; i < 100 && d.wakeups() == before; ++i) {
+    ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
+  }
+  EXPECT_EQ(d.wakeups(), before + 1);
+  d.Unwatch(p[0]);
   close(p[0]);
   close(p[1]);
 }
