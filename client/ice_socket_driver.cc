@@ -16,7 +16,7 @@
 #include <cstring>
 #include <utility>
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 #include "absl/time/clock.h"
 
 namespace uturn::client {

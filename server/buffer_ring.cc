@@ -5,7 +5,7 @@
 #include <cassert>
 #include <cstring>
 
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 
@@ -25,7 +25,7 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   void* br = mmap(nullptr, self->br_bytes_, PROT_READ | PROT_WRITE,
                   MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (br == MAP_FAILED) {
-    return absl::ResourceExhaustedError(Cat("buffer ring: mmap: ", std::strerror(errno)));
+    return absl::ResourceExhaustedError(text::Cat("buffer ring: mmap: ", std::strerror(errno)));
   }
   self->br_ = static_cast<io_uring_buf_ring*>(br);
 
@@ -33,7 +33,7 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   void* bufs = mmap(nullptr, self->buffers_bytes_, PROT_READ | PROT_WRITE,
                     MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
   if (bufs == MAP_FAILED) {
-    return absl::ResourceExhaustedError(Cat("buffer ring: mmap: ", std::strerror(errno)));
+    return absl::ResourceExhaustedError(text::Cat("buffer ring: mmap: ", std::strerror(errno)));
   }
   self->buffers_ = static_cast<uint8_t*>(bufs);
 
@@ -45,7 +45,7 @@ absl::StatusOr<std::unique_ptr<BufferRing>> BufferRing::Create(io_uring* ring, u
   const int rc = io_uring_register_buf_ring(ring, &reg, 0);
   if (rc < 0) {
     return absl::UnavailableError(
-        Cat("io_uring_register_buf_ring: ", std::strerror(-rc), " (kernel 5.19+ needed)"));
+        text::Cat("io_uring_register_buf_ring: ", std::strerror(-rc), " (kernel 5.19+ needed)"));
   }
   self->registered_ = true;
 

@@ -7,7 +7,7 @@
 
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
@@ -32,15 +32,15 @@ absl::StatusOr<std::vector<ConfigEntry>> ParseConfigText(std::string_view text,
     text = eol == std::string_view::npos ? std::string_view() : text.substr(eol + 1);
     ++line_number;
 
-    line = StripBlanks(line);  // also drops a CR of CRLF files
+    line = text::Strip(line);  // also drops a CR of CRLF files
     if (line.empty() || line.front() == '#') continue;
 
     ConfigEntry entry;
     entry.line = line_number;
     const size_t eq = line.find('=');
-    std::string_view name = StripBlanks(line.substr(0, eq));
+    std::string_view name = text::Strip(line.substr(0, eq));
     if (eq != std::string_view::npos) {
-      std::string_view value = StripBlanks(line.substr(eq + 1));
+      std::string_view value = text::Strip(line.substr(eq + 1));
       if (value.size() >= 2 && value.front() == '"' && value.back() == '"') {
         value = value.substr(1, value.size() - 2);
       }
@@ -48,7 +48,7 @@ absl::StatusOr<std::vector<ConfigEntry>> ParseConfigText(std::string_view text,
     }
     if (!IsValidName(name)) {
       return absl::InvalidArgumentError(
-          Cat(source, ":", line_number, ": expected `name = value` or `name`, got \"",
+          text::Cat(source, ":", line_number, ": expected `name = value` or `name`, got \"",
                        line, "\""));
     }
     entry.name = std::string(name);
@@ -61,12 +61,12 @@ absl::StatusOr<std::vector<ConfigEntry>> ReadConfigFile(const std::string& path)
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return absl::InvalidArgumentError(
-        Cat("cannot read config file \"", path, "\": ", std::strerror(errno)));
+        text::Cat("cannot read config file \"", path, "\": ", std::strerror(errno)));
   }
   std::ostringstream contents;
   contents << in.rdbuf();
   if (in.bad()) {
-    return absl::InvalidArgumentError(Cat("error reading config file \"", path, "\""));
+    return absl::InvalidArgumentError(text::Cat("error reading config file \"", path, "\""));
   }
   return ParseConfigText(contents.str(), path);
 }

@@ -7,7 +7,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
@@ -38,7 +38,7 @@ EpollDriver::EpollDriver(const DriverOptions& options)
 absl::StatusOr<std::unique_ptr<EpollDriver>> EpollDriver::Create(const DriverOptions& options) {
   std::unique_ptr<EpollDriver> d(new EpollDriver(options));
   d->epoll_fd_ = epoll_create1(EPOLL_CLOEXEC);
-  if (d->epoll_fd_ < 0) return absl::InternalError(Cat("epoll_create1: ", std::strerror(errno)));
+  if (d->epoll_fd_ < 0) return absl::InternalError(text::Cat("epoll_create1: ", std::strerror(errno)));
   return d;
 }
 
@@ -95,7 +95,7 @@ absl::Status EpollDriver::Run() {
     const int wait_ms = static_cast<int>((wait_ns + 999'999) / 1'000'000);
     const int n = epoll_wait(epoll_fd_, events_.data(), static_cast<int>(events_.size()), wait_ms);
     if (n < 0 && errno != EINTR) {
-      return absl::InternalError(Cat("epoll_wait: ", std::strerror(errno)));
+      return absl::InternalError(text::Cat("epoll_wait: ", std::strerror(errno)));
     }
     ReadClock();
     for (int k = 0; k < n; ++k) OnEvent(events_[static_cast<size_t>(k)]);

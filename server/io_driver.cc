@@ -11,7 +11,7 @@
 
 #include "server/buffer_ring.h"
 #include "server/epoll_driver.h"
-#include "server/text.h"
+#include "stun/text.h"
 #include "server/uring_driver.h"
 
 namespace uturn::server {
@@ -35,14 +35,14 @@ absl::Status ProbeMultishotRecvmsg(io_uring* ring) {
   auto buffers = BufferRing::Create(ring, 0, 1, 256);
   if (!buffers.ok()) return buffers.status();
   FdGuard fd{::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0)};
-  if (fd.fd < 0) return absl::InternalError(Cat("socket: ", std::strerror(errno)));
+  if (fd.fd < 0) return absl::InternalError(text::Cat("socket: ", std::strerror(errno)));
   sockaddr_in a{};
   a.sin_family = AF_INET;
   a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
   socklen_t len = sizeof a;
   if (::bind(fd.fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0 ||
       ::getsockname(fd.fd, reinterpret_cast<sockaddr*>(&a), &len) != 0) {
-    return absl::InternalError(Cat("probe socket: ", std::strerror(errno)));
+    return absl::InternalError(text::Cat("probe socket: ", std::strerror(errno)));
   }
   msghdr msg{};
   msg.msg_namelen = sizeof(sockaddr_in6);
@@ -52,7 +52,7 @@ absl::Status ProbeMultishotRecvmsg(io_uring* ring) {
   sqe->buf_group = 0;
   io_uring_sqe_set_data64(sqe, 1);
   if (const int rc = io_uring_submit(ring); rc < 0) {
-    return absl::UnavailableError(Cat("io_uring_submit: ", std::strerror(-rc)));
+    return absl::UnavailableError(text::Cat("io_uring_submit: ", std::strerror(-rc)));
   }
   const uint8_t byte = 0;
   if (::sendto(fd.fd, &byte, 1, 0, reinterpret_cast<sockaddr*>(&a), len) != 1) {
@@ -67,14 +67,14 @@ absl::Status ProbeMultishotRecvmsg(io_uring* ring) {
     __kernel_timespec wait{.tv_sec = 1, .tv_nsec = 0};
     io_uring_cqe* cqe = nullptr;
     const int rc = io_uring_wait_cqe_timeout(ring, &cqe, &wait);
-    if (rc < 0) return absl::UnavailableError(Cat("multishot recvmsg probe: ", std::strerror(-rc)));
+    if (rc < 0) return absl::UnavailableError(text::Cat("multishot recvmsg probe: ", std::strerror(-rc)));
     const uint64_t tag = cqe->user_data;
     const int res = cqe->res;
     io_uring_cqe_seen(ring, cqe);
     if (tag != 1) continue;
     if (res >= 0 || res == -ECANCELED) return absl::OkStatus();
     return absl::UnavailableError(
-        Cat("multishot recvmsg: ", std::strerror(-res), " (kernel 6.0+ needed)"));
+        text::Cat("multishot recvmsg: ", std::strerror(-res), " (kernel 6.0+ needed)"));
   }
 }
 
@@ -90,7 +90,7 @@ absl::StatusOr<std::string> ProbeUring() {
     p = io_uring_params{};
     rc = io_uring_queue_init_params(8, &ring, &p);
   }
-  if (rc < 0) return absl::UnavailableError(Cat("io_uring_setup: ", std::strerror(-rc)));
+  if (rc < 0) return absl::UnavailableError(text::Cat("io_uring_setup: ", std::strerror(-rc)));
   RingGuard guard{&ring};
   io_uring_probe* probe = io_uring_get_probe_ring(&ring);
   if (probe == nullptr) return absl::UnavailableError("io_uring_register(PROBE) refused");
@@ -107,7 +107,7 @@ absl::StatusOr<std::string> ProbeUring() {
   for (const Needed& n : kNeeded) {
     if (!io_uring_opcode_supported(probe, n.op)) {
       io_uring_free_probe(probe);
-      return absl::UnavailableError(Cat("io_uring opcode ", n.name, " unsupported"));
+      return absl::UnavailableError(text::Cat("io_uring opcode ", n.name, " unsupported"));
     }
   }
   io_uring_free_probe(probe);
@@ -122,10 +122,10 @@ absl::StatusOr<BackendChoice> ProbeIoBackend(IoBackend requested) {
   absl::StatusOr<std::string> uring = ProbeUring();
   if (uring.ok()) {
     return BackendChoice{IoBackend::kUring,
-                         requested == IoBackend::kUring ? Cat("requested; ", *uring) : *uring};
+                         requested == IoBackend::kUring ? text::Cat("requested; ", *uring) : *uring};
   }
   if (requested == IoBackend::kUring) {
-    return absl::UnavailableError(Cat("--io-backend=uring: ", std::string(uring.status().message()),
+    return absl::UnavailableError(text::Cat("--io-backend=uring: ", std::string(uring.status().message()),
                                       " (blocked by seccomp or kernel.io_uring_disabled?);"
                                       " --io-backend=epoll or auto runs without it"));
   }

@@ -9,13 +9,13 @@
 #include <cerrno>
 #include <cstring>
 
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
 
 absl::Status Errno(std::string_view what, const stun::SocketAddress& a) {
-  return absl::UnavailableError(Cat(what, " ", a.ToString(), ": ", std::strerror(errno)));
+  return absl::UnavailableError(text::Cat(what, " ", a.ToString(), ": ", std::strerror(errno)));
 }
 
 // Every client of a shard sends into its one listening socket, so bursts
@@ -74,7 +74,7 @@ absl::StatusOr<ListeningSocket> Open(const stun::SocketAddress& address, turn::T
   auto local = stun::SocketAddress::FromSockaddr(reinterpret_cast<sockaddr*>(&bound), bound_len);
   if (!local.has_value()) {
     ::close(fd);
-    return absl::InternalError(Cat("getsockname ", address.ToString(), ": unexpected family"));
+    return absl::InternalError(text::Cat("getsockname ", address.ToString(), ": unexpected family"));
   }
   return ListeningSocket{fd, transport, *local};
 }

@@ -8,7 +8,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "server/config_file.h"
-#include "server/text.h"
+#include "stun/text.h"
 #include "stun/utf8.h"
 #include "turn/auth.h"
 
@@ -211,7 +211,7 @@ const OptionSpec* FindShort(char c) {
 }
 
 absl::Status ValueError(const RawOption& raw, std::string_view what) {
-  return absl::InvalidArgumentError(Cat(raw.where, "--", raw.spec->name, ": \"",
+  return absl::InvalidArgumentError(text::Cat(raw.where, "--", raw.spec->name, ": \"",
                                                  raw.value.value_or(""), "\" ", what));
 }
 
@@ -235,7 +235,7 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
   }
   if (!raw.value.has_value()) {
     return absl::InvalidArgumentError(
-        Cat(raw.where, "--", spec.name, ": needs a value (", spec.value_name, ")"));
+        text::Cat(raw.where, "--", spec.name, ": needs a value (", spec.value_name, ")"));
   }
   const std::string& v = *raw.value;
   switch (spec.type) {
@@ -251,13 +251,13 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
     case OptionType::kUint:
       if (v.empty() || v.size() > 19 || !std::all_of(v.begin(), v.end(), absl::ascii_isdigit) ||
           !absl::SimpleAtoi(v, &out.number) || out.number < spec.min || out.number > spec.max) {
-        return ValueError(raw, Cat("is not a whole number from ", spec.min, " to ",
+        return ValueError(raw, text::Cat("is not a whole number from ", spec.min, " to ",
                                             spec.max));
       }
       return out;
     case OptionType::kString:
       if (spec.max != 0 && v.size() > spec.max) {
-        return ValueError(raw, Cat("is longer than ", spec.max, " bytes"));
+        return ValueError(raw, text::Cat("is longer than ", spec.max, " bytes"));
       }
       out.text = v;
       return out;
@@ -274,7 +274,7 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
     case OptionType::kIpRange: {
       absl::StatusOr<turn::IpRange> range = turn::IpRange::Parse(v);
       if (!range.ok()) {
-        return ValueError(raw, Cat("is not an address range: ",
+        return ValueError(raw, text::Cat("is not an address range: ",
                                    std::string(range.status().message())));
       }
       out.range = *range;
@@ -284,7 +284,7 @@ absl::StatusOr<OptionValue> CheckValue(const RawOption& raw) {
       auto user = turn::ParseUserSpec(v);
       if (!user.ok()) {
         // The value holds a password: name the option, not the value.
-        return absl::InvalidArgumentError(Cat(raw.where, "--", spec.name, ": ",
+        return absl::InvalidArgumentError(text::Cat(raw.where, "--", spec.name, ": ",
                                               std::string(user.status().message())));
       }
       out.user = *user;
@@ -322,7 +322,7 @@ absl::Status CheckRepeat(const std::vector<RawOption>& seen, const RawOption& ne
   for (const RawOption& r : seen) {
     if (r.spec == next.spec) {
       return absl::InvalidArgumentError(
-          Cat(next.where, "--", next.spec->name, ": given more than once"));
+          text::Cat(next.where, "--", next.spec->name, ": given more than once"));
     }
   }
   return absl::OkStatus();
@@ -344,23 +344,23 @@ absl::StatusOr<std::vector<RawOption>> SplitCommandLine(std::span<const std::str
       }
       raw.spec = FindOption(name);
       if (raw.spec == nullptr) {
-        return absl::InvalidArgumentError(Cat("--", name, ": unknown option"));
+        return absl::InvalidArgumentError(text::Cat("--", name, ": unknown option"));
       }
     } else if (arg.size() >= 2 && arg[0] == '-' && arg[1] != '-') {
       raw.spec = FindShort(arg[1]);
       if (raw.spec == nullptr) {
-        return absl::InvalidArgumentError(Cat(arg.substr(0, 2), ": unknown option"));
+        return absl::InvalidArgumentError(text::Cat(arg.substr(0, 2), ": unknown option"));
       }
       if (arg.size() > 2) {  // -cFILE
         raw.value = std::string(arg.substr(2));
         inline_value = true;
       }
     } else {
-      return absl::InvalidArgumentError(Cat("\"", arg, "\": unexpected argument"));
+      return absl::InvalidArgumentError(text::Cat("\"", arg, "\": unexpected argument"));
     }
     if (!inline_value && raw.spec->type != OptionType::kFlag) {
       if (i + 1 >= args.size()) {
-        return absl::InvalidArgumentError(Cat("--", raw.spec->name, ": needs a value (",
+        return absl::InvalidArgumentError(text::Cat("--", raw.spec->name, ": needs a value (",
                                                        raw.spec->value_name, ")"));
       }
       raw.value = std::string(args[++i]);
@@ -376,14 +376,14 @@ absl::StatusOr<std::vector<RawOption>> LoadFile(const std::string& path) {
   if (!entries.ok()) return entries.status();
   std::vector<RawOption> out;
   for (ConfigEntry& e : *entries) {
-    const std::string where = Cat(path, ":", e.line, ": ");
+    const std::string where = text::Cat(path, ":", e.line, ": ");
     const OptionSpec* spec = FindOption(e.name);
     if (spec == nullptr) {
-      return absl::InvalidArgumentError(Cat(where, "--", e.name, ": unknown option"));
+      return absl::InvalidArgumentError(text::Cat(where, "--", e.name, ": unknown option"));
     }
     if (spec->command_line_only) {
       return absl::InvalidArgumentError(
-          Cat(where, "--", e.name, ": only allowed on the command line"));
+          text::Cat(where, "--", e.name, ": only allowed on the command line"));
     }
     RawOption raw{spec, std::move(e.value), where};
     if (absl::Status s = CheckRepeat(out, raw); !s.ok()) return s;
@@ -408,7 +408,7 @@ absl::Status CheckTurnOptions(Config& config) {
     return absl::InvalidArgumentError("--realm: must be 1 to 127 characters of UTF-8");
   }
   if (config.min_port > config.max_port) {
-    return absl::InvalidArgumentError(Cat("--min-port, --max-port: ", config.min_port,
+    return absl::InvalidArgumentError(text::Cat("--min-port, --max-port: ", config.min_port,
                                           " is above ", config.max_port));
   }
   // A static secret without the flag is still meant to be used (coturn does
@@ -429,7 +429,7 @@ absl::Status CheckTurnOptions(Config& config) {
   for (const stun::SocketAddress& ip : config.relay_ips) {
     if (IsUnspecified(ip)) {
       return absl::InvalidArgumentError(
-          Cat("--relay-ip: ", ip.IpString(), " is not a specific address"));
+          text::Cat("--relay-ip: ", ip.IpString(), " is not a specific address"));
     }
     ++(ip.is_v4() ? v4 : v6);
   }
@@ -440,7 +440,7 @@ absl::Status CheckTurnOptions(Config& config) {
   for (const ExternalIp& e : config.external_ips) {
     if (IsUnspecified(e.public_ip)) {
       return absl::InvalidArgumentError(
-          Cat("--external-ip: ", e.public_ip.IpString(), " is not a specific address"));
+          text::Cat("--external-ip: ", e.public_ip.IpString(), " is not a specific address"));
     }
     if (!e.private_ip.has_value()) ++(e.public_ip.is_v4() ? plain_v4 : plain_v6);
   }
@@ -516,7 +516,7 @@ absl::StatusOr<Config> ParseOptions(std::span<const std::string_view> args) {
   }
   if ((config.udp_receive_buffers & (config.udp_receive_buffers - 1)) != 0) {
     // The kernel's provided-buffer rings have a power-of-two size.
-    return absl::InvalidArgumentError(Cat("--udp-receive-buffers ", config.udp_receive_buffers,
+    return absl::InvalidArgumentError(text::Cat("--udp-receive-buffers ", config.udp_receive_buffers,
                                           ": must be a power of two"));
   }
   if (absl::Status s = CheckTurnOptions(config); !s.ok()) return s;
@@ -525,18 +525,18 @@ absl::StatusOr<Config> ParseOptions(std::span<const std::string_view> args) {
 }
 
 std::string HelpText() {
-  std::string out = Cat("uturn ", Version(),
+  std::string out = text::Cat("uturn ", Version(),
                                  ": a STUN/TURN server (RFC 8489, RFC 8656)\n\n"
                                  "Usage: uturn [options]\n\nOptions:\n");
   for (const OptionSpec& s : kOptions) {
     std::string left = "  ";
-    if (s.short_name != '\0') left += Cat("-", s.short_name, ", ");
-    left += Cat("--", s.name);
-    if (!s.value_name.empty()) left += Cat(" ", s.value_name);
+    if (s.short_name != '\0') left += text::Cat("-", s.short_name, ", ");
+    left += text::Cat("--", s.name);
+    if (!s.value_name.empty()) left += text::Cat(" ", s.value_name);
     if (left.size() < 32) left.resize(32, ' ');
-    out += Cat(left, " ", s.help);
-    if (!s.default_value.empty()) out += Cat(" Default: ", s.default_value, ".");
-    if (s.repeatable) out += Cat(" Repeatable.");
+    out += text::Cat(left, " ", s.help);
+    if (!s.default_value.empty()) out += text::Cat(" Default: ", s.default_value, ".");
+    if (s.repeatable) out += text::Cat(" Repeatable.");
     out.push_back('\n');
   }
   absl::StrAppend(&out,

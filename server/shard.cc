@@ -10,7 +10,7 @@
 #include <type_traits>
 
 #include "server/log.h"
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
@@ -50,7 +50,7 @@ absl::Status Shard::Start() {
   if (wake_fd_ < 0) {
     for (const ListeningSocket& s : setup_.sockets) ::close(s.fd);
     setup_.sockets.clear();
-    return absl::InternalError(Cat("eventfd: ", std::strerror(errno)));
+    return absl::InternalError(text::Cat("eventfd: ", std::strerror(errno)));
   }
   std::promise<absl::Status> ready;
   std::future<absl::Status> result = ready.get_future();

@@ -3,18 +3,18 @@
 #include <algorithm>
 #include <cassert>
 
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 
 absl::StatusOr<std::vector<PortSlice>> SlicePortRange(uint16_t min_port, uint16_t max_port,
                                                       uint32_t shards) {
   if (min_port > max_port) {
-    return absl::InvalidArgumentError(Cat("port range ", min_port, "-", max_port, " is empty"));
+    return absl::InvalidArgumentError(text::Cat("port range ", min_port, "-", max_port, " is empty"));
   }
   const uint32_t size = uint32_t{max_port} - min_port + 1;
   if (shards == 0 || shards > size) {
-    return absl::InvalidArgumentError(Cat("--relay-threads: ", shards, " shards need at least ",
+    return absl::InvalidArgumentError(text::Cat("--relay-threads: ", shards, " shards need at least ",
                                           shards, " relay ports; --min-port ", min_port,
                                           " to --max-port ", max_port, " has ", size));
   }
@@ -45,7 +45,7 @@ absl::StatusOr<ShardCount> ResolveShardCount(const Config& config, uint32_t cpus
   if (config.relay_threads > 0) {
     out.count = config.relay_threads;
     if (out.count > ports) {
-      return absl::InvalidArgumentError(Cat(
+      return absl::InvalidArgumentError(text::Cat(
           "--relay-threads: ", out.count, " shards need at least ", out.count,
           " relay ports; --min-port ", config.min_port, " to --max-port ", config.max_port,
           " has ", ports));

@@ -7,7 +7,7 @@
 
 #include "absl/strings/escaping.h"
 #include "server/shared_quota_ledger.h"
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
@@ -66,12 +66,12 @@ absl::StatusOr<RelayAddresses> ChooseRelayAddresses(
         e.public_ip.is_v4() ? out.advertised_ipv4 : out.advertised_ipv6;
     if (e.private_ip.has_value()) {
       if (!relay.has_value() || WithoutPort(*e.private_ip) != *relay) {
-        return absl::InvalidArgumentError(Cat("--external-ip: ", e.private_ip->IpString(),
+        return absl::InvalidArgumentError(text::Cat("--external-ip: ", e.private_ip->IpString(),
                                               " is not the relay address of its family"));
       }
     } else if (!relay.has_value()) {
       return absl::InvalidArgumentError(
-          Cat("--external-ip: ", e.public_ip.IpString(), " has no relay address of its family"));
+          text::Cat("--external-ip: ", e.public_ip.IpString(), " has no relay address of its family"));
     }
     advertised = WithoutPort(e.public_ip);
   }
@@ -93,8 +93,8 @@ turn::AuthConfig BuildAuthConfig(const Config& config, const std::string* genera
 
 std::pair<std::string, std::string> RestCredential(std::string_view secret, int64_t expiry_unix,
                                                    std::string_view name) {
-  std::string username = Cat(expiry_unix);
-  if (!name.empty()) username += Cat(":", name);
+  std::string username = text::Cat(expiry_unix);
+  if (!name.empty()) username += text::Cat(":", name);
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int mac_len = 0;
   const unsigned char* ok =

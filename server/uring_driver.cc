@@ -11,7 +11,7 @@
 #include <cstdlib>
 #include <cstring>
 
-#include "server/text.h"
+#include "stun/text.h"
 
 namespace uturn::server {
 namespace {
@@ -55,7 +55,7 @@ absl::StatusOr<std::unique_ptr<UringDriver>> UringDriver::Create(const DriverOpt
   }
   if (rc < 0) {
     return absl::UnavailableError(
-        Cat("io_uring_queue_init: ", std::strerror(-rc),
+        text::Cat("io_uring_queue_init: ", std::strerror(-rc),
             " (io_uring blocked by seccomp or kernel.io_uring_disabled?)"));
   }
   d->ring_ready_ = true;
@@ -143,7 +143,7 @@ absl::Status UringDriver::Run() {
     io_uring_cqe* first = nullptr;
     const int rc = io_uring_submit_and_wait_timeout(&ring_, &first, 1, &wait, nullptr);
     if (rc < 0 && rc != -ETIME && rc != -EINTR && rc != -EBUSY) {
-      return absl::InternalError(Cat("io_uring_submit_and_wait: ", std::strerror(-rc)));
+      return absl::InternalError(text::Cat("io_uring_submit_and_wait: ", std::strerror(-rc)));
     }
     ReadClock();
     unsigned head = 0;

@@ -1,6 +1,6 @@
 #include "client/tools/ice_peer_events.h"
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 
 namespace uturn::client::peer {
 

@@ -2,7 +2,7 @@
 
 #include <cassert>
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 
 namespace uturn::client::peer {
 namespace {

@@ -11,7 +11,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 #include "ice-lite/endpoint/dtls_identity.h"
 #include "ice-lite/endpoint/http.h"
 

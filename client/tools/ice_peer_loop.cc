@@ -14,7 +14,7 @@
 #include <string>
 
 #include "absl/container/flat_hash_set.h"
-#include "client/text_cat.h"
+#include "stun/text.h"
 #include "absl/time/clock.h"
 #include "client/ice_agent.h"
 #include "client/ice_socket_driver.h"

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstdlib>
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 
 namespace uturn::client::peer {
 

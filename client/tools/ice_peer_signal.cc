@@ -3,7 +3,7 @@
 #include <cassert>
 #include <utility>
 
-#include "client/text_cat.h"
+#include "stun/text.h"
 
 namespace uturn::client::peer {
 
