@@ -263,11 +263,25 @@ Incoming TurnClient::HandleChannelData(std::span<const uint8_t> bytes) {
   stun::ChannelDataView view;
   const bool stream = config_.transport == stun::TransportKind::kReliable;
   if (stun::ParseChannelData(bytes, stream, &view) != stun::ChannelDataError::kNone) return {};
-  const auto it = channels_.find(view.channel);
-  if (it == channels_.end() || state_ != TurnState::kAllocated) return {};  // RFC 8656 §12.6
+  if (state_ != TurnState::kAllocated) return {};
+  std::optional<stun::SocketAddress> peer;
+  if (const auto it = channels_.find(view.channel); it != channels_.end()) {
+    peer = it->second;
+  } else {
+    // RFC 8656 §12.2: the server binds when it accepts the ChannelBind, so
+    // while our request is unanswered (its response may be lost) the
+    // server may already send on the channel: it is the peer we asked for.
+    for (const Pending& p : pending_) {
+      if (p.method == stun::Method::kChannelBind && p.channel == view.channel && !p.peers.empty()) {
+        peer = p.peers.front();
+        break;
+      }
+    }
+  }
+  if (!peer) return {};  // RFC 8656 §12.6: an unknown channel is discarded
   Incoming in;
   in.kind = Incoming::Kind::kData;
-  in.peer = it->second;
+  in.peer = *peer;
   in.payload = view.payload;
   in.channel = view.channel;
   return in;

@@ -742,6 +742,23 @@ TEST(TurnClientTest, ChannelBindAndChannelData) {
   EXPECT_EQ(c.HandleIncoming(buf, kT0).kind, Incoming::Kind::kData);
 }
 
+// RFC 8656 §12.2: the server binds on accepting the request, so ChannelData
+// can arrive while the response is lost or still on its way.
+TEST(TurnClientTest, ChannelDataWhileTheBindIsUnansweredComesFromItsPeer) {
+  TurnClient c(AuthConfig(), CountingRandom());
+  AllocateMd5(c);
+  ASSERT_TRUE(c.ChannelBind(kT0, 0x4003, kPeerB).ok());
+  Take(c);  // the request; its response never comes
+  EXPECT_FALSE(c.ChannelFor(kPeerB).has_value());
+  const Incoming in = c.HandleIncoming(std::vector<uint8_t>{0x40, 0x03, 0x00, 0x02, 5, 6}, kT0);
+  ASSERT_EQ(in.kind, Incoming::Kind::kData);
+  EXPECT_EQ(in.peer, kPeerB);
+  EXPECT_EQ(in.channel, 0x4003);
+  // Another channel, not requested: still dropped (RFC 8656 §12.6).
+  EXPECT_EQ(c.HandleIncoming(std::vector<uint8_t>{0x40, 0x04, 0x00, 0x02, 5, 6}, kT0).kind,
+            Incoming::Kind::kIgnored);
+}
+
 TEST(TurnClientTest, ChannelDataPaddedOverStreams) {
   TurnClientConfig config;
   config.transport = stun::TransportKind::kReliable;
