@@ -14,6 +14,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <functional>
+#include <initializer_list>
 #include <memory>
 #include <optional>
 #include <string>
@@ -350,5 +351,53 @@ class LiteRemote : public Node, public ice::SessionOutput {
   SocketAddress address_;
   ice::LiteSession session_;
 };
+
+
+// The addresses the scenarios use (documentation ranges; 10/8 behind NATs).
+inline const SocketAddress kTurn = V4(203, 0, 113, 1, 3478);
+inline const SocketAddress kNatA = V4(198, 51, 100, 1, 0);
+inline const SocketAddress kNatB = V4(198, 51, 100, 2, 0);
+inline const SocketAddress kLanA = V4(10, 0, 1, 2, 40000);
+inline const SocketAddress kLanB = V4(10, 0, 2, 2, 40000);
+inline const SocketAddress kPublicA = V4(192, 0, 2, 10, 40000);
+inline const SocketAddress kPublicB = V4(192, 0, 2, 20, 40000);
+
+// On failure: what each agent went through, for the report.
+inline void DumpRun(const Network& net, std::initializer_list<const SimAgent*> agents,
+             const Signalling* sig) {
+  for (const SimAgent* s : agents) {
+    if (s == nullptr) continue;
+    IceAgent& agent = const_cast<SimAgent*>(s)->agent();
+    const IceAgentStats st = agent.stats();
+    std::printf("  %s: state %s role %s pair %s; checks sent %lu received %lu rejected %lu "
+                "responses %lu ignored %lu; pairs %zu valid %zu; transmits %lu; next timeout %s\n",
+                s->name().c_str(), ToString(agent.state()),
+                agent.role() == ice::Role::kControlling ? "controlling" : "controlled",
+                s->PairTypes().c_str(), static_cast<unsigned long>(st.checks_sent),
+                static_cast<unsigned long>(st.checks_received),
+                static_cast<unsigned long>(st.checks_rejected),
+                static_cast<unsigned long>(st.responses_received),
+                static_cast<unsigned long>(st.packets_ignored), st.pairs, st.valid_pairs,
+                static_cast<unsigned long>(s->transmits),
+                absl::FormatTime(agent.PollTimeout()).c_str());
+    for (const auto& e : s->events) {
+      std::printf("    +%ld ms kind %d state %s %s %s\n",
+                  static_cast<long>(absl::ToInt64Milliseconds(e.at - s->started_at)),
+                  static_cast<int>(e.event.kind), ToString(e.event.state), e.event.reason.c_str(),
+                  e.event.kind == IceEvent::Kind::kLocalCandidate
+                      ? ice::FormatCandidate(e.event.candidate.candidate).c_str()
+                      : "");
+    }
+  }
+  std::printf("  net: sent %lu delivered %lu loss %lu filtered %lu blocked %lu unroutable %lu; "
+              "signalled to A %d to B %d refused %d\n",
+              static_cast<unsigned long>(net.stats().sent),
+              static_cast<unsigned long>(net.stats().delivered),
+              static_cast<unsigned long>(net.stats().dropped_loss),
+              static_cast<unsigned long>(net.stats().dropped_filtered),
+              static_cast<unsigned long>(net.stats().dropped_blocked),
+              static_cast<unsigned long>(net.stats().dropped_unroutable),
+              sig ? sig->delivered_to_a : 0, sig ? sig->delivered_to_b : 0, sig ? sig->refused : 0);
+}
 
 }  // namespace uturn::client::sim
