@@ -5,29 +5,44 @@
 # sends 10 timestamps to the relayed address, pion's client echoes each back
 # through the relay (Data indication in, CreatePermission + Send/ChannelData
 # out), and the pinger logs every echo it gets.
-#   pion_turn_client.sh PATH/TO/uturn PATH/TO/pion-turn-client-udp MIN_PORT MAX_PORT
+#   pion_turn_client.sh PATH/TO/uturn PATH/TO/pion-turn-client MIN_PORT MAX_PORT [udp|tcp]
+# With tcp the client is examples/turn-client/tcp, which talks TURN to uturn's
+# TCP port (RFC 8656 §3.1) through turn.NewSTUNConn; the pinger and the relay
+# stay UDP. Its timestamps (RFC 3339, nanoseconds, trailing zeros dropped) are
+# at most 30 bytes and rarely a multiple of 4, so ChannelData both ways
+# carries the RFC 8656 §12.5 padding.
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source-path=SCRIPTDIR source=uturn_lib.sh
 source "$here/uturn_lib.sh"
 
-uturn=${1:?usage: pion_turn_client.sh PATH/TO/uturn PATH/TO/pion-turn-client-udp MIN_PORT MAX_PORT}
+uturn=${1:?usage: pion_turn_client.sh PATH/TO/uturn PATH/TO/pion-turn-client MIN_PORT MAX_PORT [udp|tcp]}
 client=${2:?pion client binary}
 min=${3:?min port}
 max=${4:?max port}
+transport=${5:-udp}
 pings=10 # fixed in the example's doPingTest
 
 interop_init
 [[ -x $client ]] || fail "$client not built (the interop.pion_build fixture builds it with pion_build.sh)"
 start_uturn "$uturn" "$min" "$max"
+case $transport in
+  udp) server_port=$uturn_port ;;
+  tcp)
+    # shellcheck source-path=SCRIPTDIR source=uturn_tcp_lib.sh
+    source "$here/uturn_tcp_lib.sh"
+    server_port=$(uturn_tcp_port)
+    ;;
+  *) fail "unknown transport $transport" ;;
+esac
 
 set +e
-out=$(timeout 60 "$client" -host 127.0.0.1 -port "$uturn_port" -user "$interop_user=$interop_pass" -ping 2>&1)
+out=$(timeout 60 "$client" -host 127.0.0.1 -port "$server_port" -user "$interop_user=$interop_pass" -ping 2>&1)
 rc=$?
 set -e
 echo "$out"
 # It log.Panicf's (exit 2) on any failed Allocate, permission or send.
-((rc == 0)) || fail "pion turn-client exited with $rc"
+((rc == 0)) || fail "pion turn-client ($transport) exited with $rc"
 
 # What it prints on success (Go's log format), e.g.:
 #   2026/01/01 10:00:00 relayed-address=127.0.0.1:50123
@@ -41,4 +56,5 @@ echoes=$(grep -cE " [0-9]+ bytes from from $relayed time=[0-9]+ ms$" <<<"$out" |
 ((echoes == pings)) || fail "pinger got $echoes of $pings echoes through the relay $relayed"
 
 stop_uturn
-echo "PASS: pion turn-client pinged $echoes/$pings times through uturn's relay $relayed"
+if [[ $transport == tcp ]]; then uturn_check_tcp_accepted; fi
+echo "PASS: pion turn-client over $transport pinged $echoes/$pings times through uturn's relay $relayed"
