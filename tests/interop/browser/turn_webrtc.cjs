@@ -4,15 +4,17 @@
 // 'relay' (so the only candidates are TURN relayed ones), negotiate a data
 // channel and exchange messages both ways. We require every message to arrive
 // in order and getStats() to report a selected pair whose local and remote
-// candidates are both of type relay.
-//   node turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD
+// candidates are both of type relay, and whose local candidate reached the
+// TURN server over RELAY_PROTOCOL (getStats' relayProtocol: udp for
+// turn:HOST:PORT, tcp for turn:HOST:PORT?transport=tcp).
+//   node turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD [RELAY_PROTOCOL]
 // Prints one JSON result line, then PASS or FAIL; exits 0 only on PASS.
 'use strict';
 const { withChromium } = require('./chromium.cjs');
 
-const [modulesParent, turnUrl, username, credential] = process.argv.slice(2);
-if (!credential) {
-  console.error('usage: turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD');
+const [modulesParent, turnUrl, username, credential, relayProtocol = 'udp'] = process.argv.slice(2);
+if (!credential || !['udp', 'tcp'].includes(relayProtocol)) {
+  console.error('usage: turn_webrtc.cjs NODE_MODULES_PARENT TURN_URL USERNAME PASSWORD [udp|tcp]');
   process.exit(2);
 }
 
@@ -142,6 +144,8 @@ function check(result) {
       problems.push(`${side}: getStats() has no selected candidate pair`);
     } else if (sel.local.type !== 'relay' || sel.remote.type !== 'relay') {
       problems.push(`${side}: selected pair is ${sel.local.type}/${sel.remote.type}, not relay/relay`);
+    } else if (sel.local.relayProtocol !== relayProtocol) {
+      problems.push(`${side}: local relay candidate's relayProtocol is ${sel.local.relayProtocol}, not ${relayProtocol}`);
     }
   }
   for (const [name, lines] of [['offer', result.offerCandidates], ['answer', result.answerCandidates]]) {
@@ -166,7 +170,7 @@ async function main() {
       for (const p of problems) console.error(`FAIL: ${p}`);
       process.exitCode = 1;
     } else {
-      console.log(`PASS: ${kMessages} messages each way over a relay/relay pair through ${turnUrl}`);
+      console.log(`PASS: ${kMessages} messages each way over a relay/relay pair through ${turnUrl} (relayProtocol ${relayProtocol})`);
     }
   });
 }
