@@ -1,5 +1,7 @@
 #include "server/driver_base.h"
 
+#include "server/tcp_ip_limiter.h"
+
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <unistd.h>
@@ -41,7 +43,10 @@ DriverBase::~DriverBase() {
   for (const auto& s : udp_) ::close(s->fd);
   for (const Listener& l : listeners_) ::close(l.fd);
   for (auto& c : conns_) {
-    if (c) ::close(c->fd);
+    if (!c) continue;
+    ::close(c->fd);
+    // The limiter is shared with other shards, which go on.
+    if (options_.ip_limiter) options_.ip_limiter->Release(c->peer);
   }
 }
 
@@ -77,6 +82,27 @@ void DriverBase::EndTurn() {
 void DriverBase::RunTimers() {
   const absl::Time now = Now();
   if (turn_->NextTimeout() <= now) turn_->HandleTimeout(now);
+  CloseExpired();
+}
+
+void DriverBase::OnAllocationExpired(const turn::FiveTuple& tuple) {
+  if (tuple.transport == turn::Transport::kUdp) return;
+  auto it = tcp_by_tuple_.find(tuple);
+  if (it == tcp_by_tuple_.end()) return;
+  // Inside the core's HandleTimeout: closing now would call back into it.
+  tcp_expired_.emplace_back(it->second, conns_[it->second]->generation);
+}
+
+void DriverBase::CloseExpired() {
+  for (const auto& [i, generation] : tcp_expired_) {
+    TcpConnection* c = conn(i);
+    if (c == nullptr || c->generation != generation || c->closing) continue;
+    // RFC 8656 §3.1: the connection was there for the allocation, which is
+    // gone; a client wanting another one opens a new connection.
+    LogLimited(LogLevel::kInfo, "tcp_allocation_expired", c->peer.ToString());
+    CloseConnection(i, &stats_.tcp_closed_allocation_expired);
+  }
+  tcp_expired_.clear();
 }
 
 void DriverBase::DeliverClientDatagram(const UdpSocket& socket, const stun::SocketAddress& peer,
@@ -123,12 +149,11 @@ void DriverBase::SendToClient(const turn::FiveTuple& tuple, std::span<const uint
     const uint32_t i = it->second;
     TcpConnection& c = *conns_[i];
     if (!c.out.Append(bytes)) {
-      if (static_cast<int64_t>(i) == tcp_in_receive_) {
-        c.overflowed = true;  // its receive loop closes it
-      } else {
-        LogLimited(LogLevel::kInfo, "tcp_write_backlog", c.peer.ToString());
-        CloseConnection(i, &stats_.tcp_closed_backlog);
-      }
+      // Closed once out of the core's call (closing releases the allocation,
+      // which the core may be using now): by the connection's receive loop,
+      // or by the turn's flush.
+      c.overflowed = true;
+      if (static_cast<int64_t>(i) != tcp_in_receive_) tcp_dirty_.push_back(i);
       return;
     }
     tcp_dirty_.push_back(i);
@@ -138,6 +163,18 @@ void DriverBase::SendToClient(const turn::FiveTuple& tuple, std::span<const uint
     if (s->local == tuple.server) return QueueDatagram(s->fd, tuple.client, bytes);
   }
   assert(false && "SendToClient on a tuple of no listening socket");
+}
+
+void DriverBase::SendDataToClient(const turn::FiveTuple& tuple, std::span<const uint8_t> bytes) {
+  if (tuple.transport != turn::Transport::kUdp) {
+    auto it = tcp_by_tuple_.find(tuple);
+    if (it != tcp_by_tuple_.end() &&
+        conns_[it->second]->out.size() + bytes.size() > TcpConnection::kDataQueueLimit) {
+      ++stats_.tcp_dropped_backpressure;
+      return;
+    }
+  }
+  SendToClient(tuple, bytes);
 }
 
 void DriverBase::SendToPeer(turn::RelayId relay, const stun::SocketAddress& peer,
@@ -166,6 +203,12 @@ std::optional<uint32_t> DriverBase::AcceptConnection(int fd, const stun::SocketA
     ::close(fd);  // already reset by the peer
     return std::nullopt;
   }
+  if (options_.ip_limiter && !options_.ip_limiter->Acquire(*peer)) {
+    ::close(fd);
+    ++stats_.tcp_rejected_per_ip;
+    LogLimited(LogLevel::kWarning, "tcp_connection_limit_per_ip", peer->IpString());
+    return std::nullopt;
+  }
   // Responses are small and latency matters more than segment count.
   const int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
@@ -186,6 +229,8 @@ std::optional<uint32_t> DriverBase::AcceptConnection(int fd, const stun::SocketA
   c.peer = *peer;
   c.tuple = turn::FiveTuple{*peer, local, turn::Transport::kTcp};
   c.last_receive_ns = now_ns_;
+  c.allocation_seen_ns = now_ns_;
+  c.routed = true;
   tcp_by_tuple_[c.tuple] = i;
   ++open_conns_;
   ++stats_.tcp_accepted;
@@ -233,15 +278,25 @@ bool DriverBase::BeginClose(uint32_t i, uint64_t* reason) {
   TcpConnection& c = *conns_[i];
   if (c.closing) return false;
   c.closing = true;
-  tcp_by_tuple_.erase(c.tuple);
+  Unroute(i);
   ++stats_.tcp_closed;
   if (reason != nullptr) ++*reason;
   return true;
 }
 
+void DriverBase::Unroute(uint32_t i) {
+  TcpConnection& c = *conns_[i];
+  if (!c.routed) return;
+  c.routed = false;
+  tcp_by_tuple_.erase(c.tuple);
+  // RFC 8656 §3.1: the allocation lives and dies with its connection.
+  turn_->OnConnectionClosed(c.tuple, Now());
+}
+
 void DriverBase::ReleaseConnection(uint32_t i) {
   assert(conns_[i] && conns_[i]->closing);
   ::close(conns_[i]->fd);
+  if (options_.ip_limiter) options_.ip_limiter->Release(conns_[i]->peer);
   conns_[i].reset();
   free_conns_.push_back(i);
   assert(open_conns_ > 0);
@@ -249,16 +304,37 @@ void DriverBase::ReleaseConnection(uint32_t i) {
 }
 
 void DriverBase::FlushTcp() {
-  for (uint32_t i : tcp_dirty_) {
-    if (i < conns_.size() && conns_[i] && !conns_[i]->closing) SendQueued(i);
+  // Indexes, not iterators: closing may not add to the list, but be safe.
+  for (size_t k = 0; k < tcp_dirty_.size(); ++k) {
+    const uint32_t i = tcp_dirty_[k];
+    TcpConnection* c = conn(i);
+    if (c == nullptr || c->closing) continue;
+    if (c->overflowed) {
+      LogLimited(LogLevel::kInfo, "tcp_write_backlog", c->peer.ToString());
+      CloseConnection(i, &stats_.tcp_closed_backlog);
+      continue;
+    }
+    SendQueued(i);
   }
   tcp_dirty_.clear();
 }
 
 void DriverBase::CloseIdle() {
   for (uint32_t i = 0; i < conns_.size(); ++i) {
-    if (conns_[i] && !conns_[i]->closing &&
-        now_ns_ - conns_[i]->last_receive_ns > options_.tcp_idle_timeout_ns) {
+    TcpConnection* c = conns_[i].get();
+    if (c == nullptr || c->closing) continue;
+    if (c->routed && turn_->HasAllocation(c->tuple)) {
+      // Never idle-closed while it holds an allocation: the allocation's
+      // lifetime and Refresh rules decide (RFC 8656 §3.1, §7).
+      c->allocation_seen_ns = now_ns_;
+      continue;
+    }
+    if (options_.max_allocate_timeout_ns > 0 &&
+        now_ns_ - c->allocation_seen_ns > options_.max_allocate_timeout_ns) {
+      // A connection that does not allocate holds a slot for nothing
+      // (coturn's --max-allocate-timeout, default 60 s, the same rule).
+      CloseConnection(i, &stats_.tcp_closed_allocate_timeout);
+    } else if (now_ns_ - c->last_receive_ns > options_.tcp_idle_timeout_ns) {
       CloseConnection(i, &stats_.tcp_closed_idle);
     }
   }

@@ -52,6 +52,10 @@ class DriverBase : public IoDriver {
   std::variant<Relay, RelayError> OpenRelay(const RelayRequest& request) override;
   void CloseRelay(turn::RelayId id) override;
   void SendToClient(const turn::FiveTuple& tuple, std::span<const uint8_t> bytes) override;
+  // Over TCP: dropped (and counted) past TcpConnection::kDataQueueLimit.
+  void SendDataToClient(const turn::FiveTuple& tuple, std::span<const uint8_t> bytes) override;
+  // Over TCP: the connection is closed at the end of the timers' run.
+  void OnAllocationExpired(const turn::FiveTuple& tuple) override;
   void SendToPeer(turn::RelayId relay, const stun::SocketAddress& peer,
                   std::span<const uint8_t> payload, bool dont_fragment) override;
 
@@ -123,10 +127,12 @@ class DriverBase : public IoDriver {
   // Feeds the frames now complete in conns_[i]'s framer to the core (call
   // after framer.Commit). False if the connection was closed or is closing.
   bool DeliverFrames(uint32_t i);
-  // Marks conns_[i] closing and counts; false if it already was.
+  // Marks conns_[i] closing and counts; false if it already was. Unroutes.
   bool BeginClose(uint32_t i, uint64_t* reason);
-  // The core's sends to conns_[i]'s tuple are dropped from now on.
-  void Unroute(uint32_t i) { tcp_by_tuple_.erase(conns_[i]->tuple); }
+  // The core's sends to conns_[i]'s tuple are dropped from now on, and its
+  // allocation is released (RFC 8656 §3.1). Once per connection; never call
+  // it from inside a core callback.
+  void Unroute(uint32_t i);
   // Closes the descriptor and frees the slot.
   void ReleaseConnection(uint32_t i);
   TcpConnection* conn(uint32_t i) { return i < conns_.size() ? conns_[i].get() : nullptr; }
@@ -148,11 +154,14 @@ class DriverBase : public IoDriver {
   void RunTimers();
   void FlushTcp();
   void CloseIdle();
+  void CloseExpired();
 
   std::vector<uint32_t> free_conns_;
   std::vector<uint32_t> generations_;  // per slot, survives the slot's reuse
   absl::flat_hash_map<turn::FiveTuple, uint32_t> tcp_by_tuple_;
   std::vector<uint32_t> tcp_dirty_;    // connections with output queued this turn
+  // Connections whose allocation expired in this turn's timers: {slot, generation}.
+  std::vector<std::pair<uint32_t, uint32_t>> tcp_expired_;
   int64_t tcp_in_receive_ = -1;        // connection whose frames the core is handling
   std::vector<uint8_t> tcp_scratch_;   // one frame with headroom/tailroom around it
   uint32_t open_conns_ = 0;

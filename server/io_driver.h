@@ -21,6 +21,7 @@
 namespace uturn::server {
 
 class SharedReservations;
+class TcpIpLimiter;
 
 struct RelayAddresses;  // server/turn_config.h (which includes options.h, which includes this)
 
@@ -48,6 +49,11 @@ inline const char* IoBackendName(IoBackend backend) {
 struct DriverOptions {
   uint32_t max_tcp_connections = 10000;
   int64_t tcp_idle_timeout_ns = 300'000'000'000;
+  // --max-allocate-timeout: a TCP connection that holds no allocation for
+  // this long is closed (0: never). One holding an allocation never is.
+  int64_t max_allocate_timeout_ns = 60'000'000'000;
+  // --max-tcp-connections-per-ip, shared by all shards; nullptr: no cap.
+  std::shared_ptr<TcpIpLimiter> ip_limiter;
   uint32_t sq_entries = 4096;
   uint32_t cq_entries = 16384;       // multishot receives can burst
   uint32_t receive_buffers = 4096;   // power of two
@@ -90,6 +96,10 @@ struct DriverStats {
   uint64_t gso_sends = 0;       // io_uring: sendmsg calls carrying more than one datagram
   uint64_t gso_datagrams = 0;   // datagrams those carried
   uint64_t gso_refused = 0;     // sockets the kernel refused UDP_SEGMENT on
+  uint64_t tcp_rejected_per_ip = 0;          // over --max-tcp-connections-per-ip
+  uint64_t tcp_closed_allocate_timeout = 0;  // no allocation within --max-allocate-timeout
+  uint64_t tcp_closed_allocation_expired = 0;  // its allocation's lifetime ran out
+  uint64_t tcp_dropped_backpressure = 0;     // relayed data dropped: write queue over its bound
 };
 
 class IoDriver : public turn::TurnHost {

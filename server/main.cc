@@ -28,6 +28,7 @@
 #include "server/options.h"
 #include "server/shard.h"
 #include "server/shard_plan.h"
+#include "server/tcp_ip_limiter.h"
 #include "server/turn_config.h"
 #include "server/io_driver.h"
 #include "turn/turn_server.h"
@@ -193,6 +194,10 @@ int Main(int argc, char** argv) {
   // Outlives the shards (declared before them): it closes the sockets of
   // reservations never redeemed.
   SharedReservations reservations(n);
+  // --max-tcp-connections-per-ip counts over all shards.
+  auto ip_limiter = config->max_tcp_connections_per_ip > 0
+                        ? std::make_shared<TcpIpLimiter>(config->max_tcp_connections_per_ip)
+                        : nullptr;
   std::vector<ShardSetup> setups(n);
   for (uint32_t k = 0; k < n; ++k) {
     ShardSetup& s = setups[k];
@@ -202,6 +207,9 @@ int Main(int argc, char** argv) {
     s.driver.udp_gso = !config->no_udp_gso;
     s.driver.receive_buffers = config->udp_receive_buffers;
     s.driver.tcp_idle_timeout_ns = int64_t{config->tcp_idle_timeout_seconds} * 1'000'000'000;
+    s.driver.max_allocate_timeout_ns =
+        int64_t{config->max_allocate_timeout_seconds} * 1'000'000'000;
+    s.driver.ip_limiter = ip_limiter;
     s.relay = setup->relay;
     s.ports = (*slices)[k];
     FillRandom({reinterpret_cast<uint8_t*>(&s.port_start), sizeof s.port_start});
@@ -384,6 +392,10 @@ int Main(int argc, char** argv) {
        {"tcp_rejected", st.tcp_rejected},
        {"tcp_closed_invalid", st.tcp_closed_invalid},
        {"tcp_closed_idle", st.tcp_closed_idle},
+       {"tcp_rejected_per_ip", st.tcp_rejected_per_ip},
+       {"tcp_closed_allocate_timeout", st.tcp_closed_allocate_timeout},
+       {"tcp_closed_allocation_expired", st.tcp_closed_allocation_expired},
+       {"tcp_dropped_backpressure", st.tcp_dropped_backpressure},
        {"binding_success", st.binding_success},
        {"relay_received", st.relay_received},
        {"relays_opened", st.relays_opened},

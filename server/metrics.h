@@ -30,12 +30,17 @@
 
 namespace uturn::server {
 
-// The driver's own drop counters (a subset of DriverStats, which lives with
-// the io_uring driver and is not visible to this library).
+// The driver's own drop counters and TCP connection outcomes (a subset of
+// DriverStats, which lives with the drivers and is not visible to this
+// library).
 struct DriverDrops {
   uint64_t no_buffers = 0;
   uint64_t truncated = 0;
   uint64_t no_send_slot = 0;
+  uint64_t tcp_backpressure = 0;
+  uint64_t tcp_refused_limit = 0, tcp_refused_per_ip = 0;
+  uint64_t tcp_closed_allocate_timeout = 0, tcp_closed_allocation_expired = 0,
+           tcp_closed_idle = 0, tcp_closed_backlog = 0, tcp_closed_invalid = 0;
 };
 
 // One shard's counters, plain values: the core's and the driver's. Both are

@@ -56,8 +56,23 @@ constexpr OptionSpec kOptions[] = {
      "Most TCP connections open at once; further ones are closed on accept.",
      false, false, 1, 1'000'000,
      [](Config& c, const OptionValue& v) { c.max_tcp_connections = static_cast<uint32_t>(v.number); }},
+    {"max-tcp-connections-per-ip", '\0', OptionType::kUint, "64", "N",
+     "Most TCP connections open at once from one client IP address, over all shards;"
+     " further ones are closed on accept. 0: no cap.",
+     false, false, 0, 1'000'000,
+     [](Config& c, const OptionValue& v) {
+       c.max_tcp_connections_per_ip = static_cast<uint32_t>(v.number);
+     }},
+    {"max-allocate-timeout", '\0', OptionType::kUint, "60", "SECONDS",
+     "Close a TCP connection that holds no allocation for this long (from its accept, or"
+     " from the end of its allocation). One holding an allocation is never idle-closed; it"
+     " closes when the allocation expires. 0: never.",
+     false, false, 0, 86'400,
+     [](Config& c, const OptionValue& v) {
+       c.max_allocate_timeout_seconds = static_cast<uint32_t>(v.number);
+     }},
     {"tcp-idle-timeout", '\0', OptionType::kUint, "300", "SECONDS",
-     "Close a TCP connection that has received nothing for this long.",
+     "Close a TCP connection without an allocation that has received nothing for this long.",
      false, false, 1, 86'400,
      [](Config& c, const OptionValue& v) { c.tcp_idle_timeout_seconds = static_cast<uint32_t>(v.number); }},
     {"relay-threads", '\0', OptionType::kUint, "0", "N",

@@ -37,6 +37,8 @@ struct Config {
   std::string software_name;  // SOFTWARE attribute; empty: not sent
   uint32_t max_tcp_connections = 0;
   uint32_t tcp_idle_timeout_seconds = 0;
+  uint32_t max_allocate_timeout_seconds = 0;  // 0: never
+  uint32_t max_tcp_connections_per_ip = 0;    // 0: no cap
   // Shards (DESIGN.md §The data plane). 0: one per CPU (ResolveShardCount).
   uint32_t relay_threads = 0;  // 0: one per CPU
   // --io-backend (DESIGN.md §The data plane, fallback).

@@ -126,8 +126,13 @@ void Shard::ThreadMain(std::promise<absl::Status>* ready) {
   d.SetTurnHook([this, &d, &t] {
     if (setup_.metrics != nullptr) {
       setup_.metrics->PublishIfDue([&] {
-        return MakeShardCounters(t.counters(), {d.stats().udp_no_buffers, d.stats().udp_truncated,
-                                                d.stats().send_pool_exhausted});
+        const DriverStats& st = d.stats();
+        return MakeShardCounters(
+            t.counters(),
+            {st.udp_no_buffers, st.udp_truncated, st.send_pool_exhausted,
+             st.tcp_dropped_backpressure, st.tcp_rejected, st.tcp_rejected_per_ip,
+             st.tcp_closed_allocate_timeout, st.tcp_closed_allocation_expired,
+             st.tcp_closed_idle, st.tcp_closed_backlog, st.tcp_closed_invalid});
       });
     }
     if (draining_ && !drained() && t.allocation_count() == 0) {

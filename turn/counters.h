@@ -46,6 +46,8 @@ size_t ResponseColumn(int code);
 struct TurnCounters {
   uint64_t allocations_active = 0, allocations_created = 0, allocations_expired = 0,
            allocations_deleted = 0;
+  // Allocations released because their TCP connection closed (RFC 8656 §3.1).
+  uint64_t allocations_released_connection_closed = 0;
   uint64_t permissions_active = 0, channels_active = 0;
   // TURN requests (Allocate, Refresh, CreatePermission, ChannelBind) and the
   // responses to them, any method; per method below.

@@ -46,6 +46,7 @@ struct TurnServer::Impl {
   void HandleBinding(const FiveTuple& tuple, std::span<const uint8_t> packet);
   void HandleTimeout(absl::Time now);
   absl::Time NextTimeout() const;
+  void OnConnectionClosed(const FiveTuple& tuple);
 
   // ---- responses (turn_server.cc) ----
   stun::MessageBuilder Begin(const stun::MessageView& request, stun::MessageClass cls);
@@ -83,7 +84,8 @@ struct TurnServer::Impl {
   void Schedule(Allocation& a, absl::Time deadline, absl::Time now);
   // Expires what is due in `a` and schedules its next deadline; may delete it.
   void Sweep(Allocation& a, absl::Time now);
-  void DeleteAllocation(Allocation* a, bool expired);
+  enum class DeleteReason : uint8_t { kExpired, kRefreshZero, kConnectionClosed };
+  void DeleteAllocation(Allocation* a, DeleteReason why);
 
   TurnConfig config;
   TurnHost* host;

@@ -224,7 +224,7 @@ void TurnServer::Impl::HandleRefresh(RequestContext& ctx, Allocation* a) {
     } else {
       // RFC 8656 §8: lifetime 0 deletes the allocation at once, so the
       // 5-tuple is free for a new Allocate.
-      DeleteAllocation(a, /*expired=*/false);
+      DeleteAllocation(a, DeleteReason::kRefreshZero);
     }
   } else {
     a->expires = ctx.now + lifetime;

@@ -129,7 +129,7 @@ void TurnServer::Impl::OnPeerPacket(RelayId relay, const SocketAddress& peer,
                 size - stun::kChannelDataHeaderSize - packet.size());
     ++counters.packets_to_client;
     counters.bytes_to_client += packet.size();
-    host->SendToClient(a->tuple, std::span<const uint8_t>(frame, size));
+    host->SendDataToClient(a->tuple, std::span<const uint8_t>(frame, size));
     return;
   }
 
@@ -161,7 +161,7 @@ void TurnServer::Impl::OnPeerPacket(RelayId relay, const SocketAddress& peer,
   (void)value;
   ++counters.packets_to_client;
   counters.bytes_to_client += packet.size();
-  host->SendToClient(a->tuple, b.bytes());
+  host->SendDataToClient(a->tuple, b.bytes());
 }
 
 }  // namespace uturn::turn

@@ -330,7 +330,7 @@ void TurnServer::Impl::Schedule(Allocation& a, absl::Time deadline, absl::Time n
   timers.Schedule(&a.timer, deadline, now);
 }
 
-void TurnServer::Impl::DeleteAllocation(Allocation* a, bool expired) {
+void TurnServer::Impl::DeleteAllocation(Allocation* a, DeleteReason why) {
   assert(a != nullptr);
   counters.permissions_active -= a->permissions.size();
   for (const auto& [number, ch] : a->channels) {
@@ -341,14 +341,33 @@ void TurnServer::Impl::DeleteAllocation(Allocation* a, bool expired) {
   }
   timers.Cancel(&a->timer);
   quota->Release(a->username);
+  const FiveTuple tuple = a->tuple;
   table.Erase(a);
   --counters.allocations_active;
-  ++(expired ? counters.allocations_expired : counters.allocations_deleted);
+  switch (why) {
+    case DeleteReason::kExpired:
+      ++counters.allocations_expired;
+      // Last: the host may close the tuple's connection, which must find no
+      // allocation left (OnConnectionClosed is then a no-op).
+      host->OnAllocationExpired(tuple);
+      break;
+    case DeleteReason::kRefreshZero: ++counters.allocations_deleted; break;
+    case DeleteReason::kConnectionClosed:
+      ++counters.allocations_released_connection_closed;
+      break;
+  }
+}
+
+void TurnServer::Impl::OnConnectionClosed(const FiveTuple& tuple) {
+  // RFC 8656 §3.1: over TCP the 5-tuple is the connection; once it is gone
+  // nothing can reach or refresh the allocation, so it goes now rather than
+  // lingering until its lifetime ends.
+  if (Allocation* a = table.Find(tuple)) DeleteAllocation(a, DeleteReason::kConnectionClosed);
 }
 
 void TurnServer::Impl::Sweep(Allocation& a, absl::Time now) {
   if (now >= a.expires) {  // RFC 8656 §7: the allocation's time is up
-    DeleteAllocation(&a, /*expired=*/true);
+    DeleteAllocation(&a, DeleteReason::kExpired);
     return;
   }
   absl::Time next = a.expires;
@@ -428,6 +447,13 @@ void TurnServer::OnClientPacket(const FiveTuple& tuple, std::span<uint8_t> packe
 void TurnServer::OnPeerPacket(RelayId relay, const stun::SocketAddress& peer,
                               std::span<uint8_t> packet, absl::Time now) {
   impl_->OnPeerPacket(relay, peer, packet, now);
+}
+void TurnServer::OnConnectionClosed(const FiveTuple& tuple, absl::Time now) {
+  (void)now;  // part of the API so a later linger/grace rule needs no change
+  impl_->OnConnectionClosed(tuple);
+}
+bool TurnServer::HasAllocation(const FiveTuple& tuple) const {
+  return impl_->table.Find(tuple) != nullptr;
 }
 void TurnServer::HandleTimeout(absl::Time now) { impl_->HandleTimeout(now); }
 absl::Time TurnServer::NextTimeout() const { return impl_->NextTimeout(); }

@@ -114,6 +114,18 @@ class TurnHost {
   // host copies it, unless it lies inside the packet buffer the host passed
   // to the On* call in progress, which it may send in place.
   virtual void SendToClient(const FiveTuple& tuple, std::span<const uint8_t> bytes) = 0;
+  // Relayed data toward a client (a Data indication or ChannelData, RFC 8656
+  // §11.3, §12.5): unlike responses the host may drop it when the client is
+  // not keeping up (a stream's write queue is full); a datagram relay loses
+  // packets anyway. Same validity rule as SendToClient.
+  virtual void SendDataToClient(const FiveTuple& tuple, std::span<const uint8_t> bytes) {
+    SendToClient(tuple, bytes);
+  }
+  // The allocation on `tuple` ran out of lifetime (RFC 8656 §7) and is gone.
+  // Over TCP the allocation is the connection's (RFC 8656 §3.1), so the host
+  // closes the connection. Not called for Refresh with LIFETIME 0 nor for
+  // OnConnectionClosed. The host must not call back into the core from here.
+  virtual void OnAllocationExpired(const FiveTuple& tuple) { (void)tuple; }
   // Sends a payload from a relay socket to a peer (same validity rule).
   virtual void SendToPeer(RelayId relay, const stun::SocketAddress& peer,
                           std::span<const uint8_t> payload, bool dont_fragment) = 0;
@@ -137,6 +149,16 @@ class TurnServer {
   // ChannelData or a Data indication around it without copying.
   void OnPeerPacket(RelayId relay, const stun::SocketAddress& peer, std::span<uint8_t> packet,
                     absl::Time now);
+
+  // The stream connection of `tuple` (TCP/TLS) closed, for whatever reason:
+  // RFC 8656 §3.1 / §2, the 5-tuple of such an allocation is the connection,
+  // so its allocation, permissions, channels and relay are released now
+  // (counted in allocations_released_connection_closed). No-op for a tuple
+  // without an allocation.
+  void OnConnectionClosed(const FiveTuple& tuple, absl::Time now);
+  // Whether `tuple` holds an allocation now (the host keeps such a stream
+  // connection open however quiet it is).
+  bool HasAllocation(const FiveTuple& tuple) const;
 
   // Expire allocations, permissions, channels and cached responses. Call at
   // or after NextTimeout().

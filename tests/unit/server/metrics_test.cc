@@ -108,7 +108,7 @@ TEST(ShardCounters, SumAddsEveryWord) {
   for (size_t i = 0; i < w.size(); ++i) ASSERT_EQ(w[i], 11 * (i + 1)) << i;
   // Spot checks through the named fields, at both ends of the struct.
   EXPECT_EQ(a.core.allocations_active, 11u);
-  EXPECT_EQ(a.driver.no_send_slot, 11u * kShardCounterWords);
+  EXPECT_EQ(a.driver.tcp_closed_invalid, 11u * kShardCounterWords);
 }
 
 TEST(CounterSlot, StartsAtZeroAndReadsBackWhatWasPublished) {
@@ -212,7 +212,9 @@ TEST(MetricsCollector, NamesTypesAndHelpFollowPrometheusConventions) {
       "uturn_auth_failures_total",       "uturn_quota_rejections_total",
       "uturn_relayed_packets_total",     "uturn_relayed_bytes_total",
       "uturn_dropped_packets_total",     "uturn_io_backend_info",
-      "uturn_shards",                    "uturn_metrics_publications_total"};
+      "uturn_shards",                    "uturn_metrics_publications_total",
+      "uturn_allocations_released_total", "uturn_tcp_connections_refused_total",
+      "uturn_tcp_connections_closed_total"};
   EXPECT_EQ(names, expected);
 }
 
@@ -234,7 +236,15 @@ TEST(MetricsCollector, LabelValuesAreExactlyTheDocumentedOnes) {
   const auto f = collector.Collect();
   EXPECT_EQ(LabelValues(f, "uturn_dropped_packets_total", "reason"),
             (std::set<std::string>{"no_permission", "peer_policy", "bandwidth", "no_allocation",
-                                   "malformed", "no_buffer", "truncated", "no_send_slot"}));
+                                   "malformed", "no_buffer", "truncated", "no_send_slot",
+                                   "tcp_backpressure"}));
+  EXPECT_EQ(LabelValues(f, "uturn_allocations_released_total", "reason"),
+            (std::set<std::string>{"connection_closed"}));
+  EXPECT_EQ(LabelValues(f, "uturn_tcp_connections_refused_total", "reason"),
+            (std::set<std::string>{"limit", "per_ip"}));
+  EXPECT_EQ(LabelValues(f, "uturn_tcp_connections_closed_total", "reason"),
+            (std::set<std::string>{"allocate_timeout", "allocation_expired", "idle", "backlog",
+                                   "invalid"}));
   EXPECT_EQ(LabelValues(f, "uturn_relayed_bytes_total", "direction"),
             (std::set<std::string>{"to_peer", "to_client"}));
   EXPECT_EQ(LabelValues(f, "uturn_requests_total", "method"),
@@ -303,9 +313,26 @@ TEST(MetricsCollector, SumsEverySeriesOverSeveralShards) {
       {"no_permission", c.dropped_no_permission}, {"peer_policy", c.dropped_peer_policy},
       {"bandwidth", c.dropped_bandwidth},         {"no_allocation", c.dropped_no_allocation},
       {"malformed", c.dropped_malformed},         {"no_buffer", sum.driver.no_buffers},
-      {"truncated", sum.driver.truncated},        {"no_send_slot", sum.driver.no_send_slot}};
+      {"truncated", sum.driver.truncated},        {"no_send_slot", sum.driver.no_send_slot},
+      {"tcp_backpressure", sum.driver.tcp_backpressure}};
   for (const auto& [reason, v] : drops) {
     EXPECT_EQ(Value(f, "uturn_dropped_packets_total", {{"reason", reason}}), d(v)) << reason;
+  }
+  EXPECT_EQ(Value(f, "uturn_allocations_released_total", {{"reason", "connection_closed"}}),
+            d(c.allocations_released_connection_closed));
+  EXPECT_EQ(Value(f, "uturn_tcp_connections_refused_total", {{"reason", "limit"}}),
+            d(sum.driver.tcp_refused_limit));
+  EXPECT_EQ(Value(f, "uturn_tcp_connections_refused_total", {{"reason", "per_ip"}}),
+            d(sum.driver.tcp_refused_per_ip));
+  const std::pair<const char*, uint64_t> closes[] = {
+      {"allocate_timeout", sum.driver.tcp_closed_allocate_timeout},
+      {"allocation_expired", sum.driver.tcp_closed_allocation_expired},
+      {"idle", sum.driver.tcp_closed_idle},
+      {"backlog", sum.driver.tcp_closed_backlog},
+      {"invalid", sum.driver.tcp_closed_invalid}};
+  for (const auto& [reason, v] : closes) {
+    EXPECT_EQ(Value(f, "uturn_tcp_connections_closed_total", {{"reason", reason}}), d(v))
+        << reason;
   }
   for (size_t m = 0; m < turn::kCountedMethodCount; ++m) {
     const auto method = static_cast<CountedMethod>(m);

@@ -88,6 +88,12 @@ class FakeHost : public TurnHost {
     to_client.push_back(Sent{tuple, Bytes(bytes.begin(), bytes.end())});
     last_client_span = bytes;
   }
+  // Relayed data goes to to_client like responses; data_sends counts it.
+  void SendDataToClient(const FiveTuple& tuple, std::span<const uint8_t> bytes) override {
+    ++data_sends;
+    SendToClient(tuple, bytes);
+  }
+  void OnAllocationExpired(const FiveTuple& tuple) override { expired.push_back(tuple); }
   void SendToPeer(RelayId relay, const SocketAddress& peer, std::span<const uint8_t> payload,
                   bool dont_fragment) override {
     ++peer_sends;
@@ -99,7 +105,8 @@ class FakeHost : public TurnHost {
   // false: only count sends (a host that itself allocates nothing, for the
   // no-allocation-per-packet test).
   bool record = true;
-  uint64_t client_sends = 0, peer_sends = 0;
+  uint64_t client_sends = 0, peer_sends = 0, data_sends = 0;
+  std::vector<FiveTuple> expired;  // OnAllocationExpired calls
 
   std::optional<RelayError> fail_v4, fail_v6;
   std::vector<RelayRequest> open_requests;
