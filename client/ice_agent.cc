@@ -31,8 +31,8 @@ IceGathererConfig GathererConfigFrom(const IceAgentConfig& c) {
   IceGathererConfig g;
   g.stun_servers = c.stun_servers;
   for (const IceTurnServer& t : c.turn_servers) {
-    if (t.transport != TurnTransport::kUdp) continue;  // TCP/TLS: issue 11
-    g.turn_servers.push_back(IceGathererConfig::Turn{t.address, t.credentials});
+    if (t.transport == TurnTransport::kTls) continue;  // TLS: not built yet (issue 11)
+    g.turn_servers.push_back(IceGathererConfig::Turn{t.address, t.credentials, t.transport});
   }
   g.relay_only = c.relay_only;
   g.software = c.software;
@@ -452,10 +452,26 @@ absl::Status IceAgent::SendData(std::span<const uint8_t> payload, absl::Time now
 IceIncoming IceAgent::HandlePacket(const stun::SocketAddress& base,
                                    const stun::SocketAddress& from,
                                    std::span<const uint8_t> bytes, absl::Time now) {
+  return HandlePacket(base, from, bytes, now, TurnTransport::kUdp);
+}
+
+IceIncoming IceAgent::HandlePacket(const stun::SocketAddress& base,
+                                   const stun::SocketAddress& from,
+                                   std::span<const uint8_t> bytes, absl::Time now,
+                                   TurnTransport transport) {
   Impl& a = *impl_;
-  IceIncoming r = a.HandleDatagram(IceVia{base, std::nullopt}, from, bytes, now);
+  IceIncoming r = a.HandleDatagram(IceVia{base, std::nullopt}, from, bytes, now, transport);
   if (r.kind == IceIncoming::Kind::kIgnored) ++a.stats.packets_ignored;
   return r;
+}
+
+void IceAgent::HandleStreamClosed(const stun::SocketAddress& base,
+                                  const stun::SocketAddress& server, TurnTransport transport,
+                                  std::string_view reason, absl::Time now) {
+  Impl& a = *impl_;
+  // The gatherer reports the failure (kTurnError) and, for a live
+  // allocation, kRelayLost, which fails the pairs on it (DrainGatherer).
+  if (a.gatherer.StreamClosed(base, server, transport, reason)) a.DrainGatherer(now);
 }
 
 void IceAgent::HandleTimeout(absl::Time now) {

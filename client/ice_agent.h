@@ -28,6 +28,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -46,11 +47,11 @@ enum class NominationMode : uint8_t {
   kAggressive,  // RFC 5245 §8.1.1.2 style: USE-CANDIDATE on every check (option, not default)
 };
 
-enum class TurnTransport : uint8_t { kUdp, kTcp, kTls };  // only kUdp is built (issue 11)
-
 struct IceTurnServer {
   stun::SocketAddress address;
   TurnCredentials credentials;
+  // RFC 8656 §3.1: UDP or TCP to the server (TLS: not built yet; such a
+  // server is skipped). The relayed candidate is UDP either way.
   TurnTransport transport = TurnTransport::kUdp;
 };
 
@@ -215,6 +216,19 @@ class IceAgent {
   // A datagram received on the socket bound to `base` from `from`.
   IceIncoming HandlePacket(const stun::SocketAddress& base, const stun::SocketAddress& from,
                            std::span<const uint8_t> bytes, absl::Time now);
+  // The same for a message that came on a stream: one whole STUN message
+  // or ChannelData frame (padding included) the driver cut out of the
+  // stream from base `base`'s IP to TURN server `from` (stun/stream_framing.h).
+  // Only the gatherer's TURN traffic travels on streams; anything else is kIgnored.
+  IceIncoming HandlePacket(const stun::SocketAddress& base, const stun::SocketAddress& from,
+                           std::span<const uint8_t> bytes, absl::Time now,
+                           TurnTransport transport);
+  // The stream from `base` to TURN server `server` closed, failed to
+  // connect or was closed by the driver (garbage, full queue): the
+  // allocation on it fails (kTurnError with `reason`; its relayed pairs
+  // fail) and the agent goes on without it, as after a TURN timeout.
+  void HandleStreamClosed(const stun::SocketAddress& base, const stun::SocketAddress& server,
+                          TurnTransport transport, std::string_view reason, absl::Time now);
   void HandleTimeout(absl::Time now);
   // When HandleTimeout must be called next; InfiniteFuture when nothing is pending.
   absl::Time PollTimeout() const;

@@ -102,9 +102,16 @@ bool IceAgent::Impl::FromValidPair(const IceVia& via, const stun::SocketAddress&
 }
 
 IceIncoming IceAgent::Impl::HandleDatagram(const IceVia& via, const stun::SocketAddress& from,
-                                           std::span<const uint8_t> bytes, absl::Time now) {
+                                           std::span<const uint8_t> bytes, absl::Time now,
+                                           TurnTransport transport) {
   IceIncoming result;
   if (bytes.empty()) return result;
+  if (transport != TurnTransport::kUdp) {
+    // A stream carries only our TURN traffic (checks and data are UDP, the
+    // relayed candidate being a UDP relay): the gatherer's or nobody's.
+    const stun::PacketKind k = stun::Classify(bytes);
+    if (k != stun::PacketKind::kStun && k != stun::PacketKind::kChannelData) return result;
+  }
   const stun::PacketKind kind = stun::Classify(bytes);
   const auto application_data = [&](std::span<const uint8_t> data, const IceVia& v,
                                     const stun::SocketAddress& peer) {
@@ -121,7 +128,7 @@ IceIncoming IceAgent::Impl::HandleDatagram(const IceVia& via, const stun::Socket
     case stun::PacketKind::kChannelData: {
       // RFC 7983 §7: 0-3 STUN and 64-79 ChannelData; the gatherer takes its
       // own answers and everything a TURN server relays.
-      const GathererIncoming g = gatherer.HandlePacket(via.base, from, bytes, now);
+      const GathererIncoming g = gatherer.HandlePacket(via.base, from, bytes, now, transport);
       DrainGatherer(now);
       if (g.kind == GathererIncoming::Kind::kConsumed) {
         result.kind = IceIncoming::Kind::kHandled;
@@ -139,7 +146,9 @@ IceIncoming IceAgent::Impl::HandleDatagram(const IceVia& via, const stun::Socket
         return result;
       }
       // ChannelData only ever comes from a TURN server (the gatherer's).
-      if (kind == stun::PacketKind::kStun && !closed) HandleStun(via, from, bytes, now, &result);
+      if (kind == stun::PacketKind::kStun && !closed && transport == TurnTransport::kUdp) {
+        HandleStun(via, from, bytes, now, &result);
+      }
       return result;
     }
     case stun::PacketKind::kDtls:

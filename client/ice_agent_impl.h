@@ -178,7 +178,8 @@ struct IceAgent::Impl {
   void ConsentSucceeded(IceGeneration& g, absl::Time now);
   void HandleConsentTimers(absl::Time now);
   IceIncoming HandleDatagram(const IceVia& via, const stun::SocketAddress& from,
-                             std::span<const uint8_t> bytes, absl::Time now);
+                             std::span<const uint8_t> bytes, absl::Time now,
+                             TurnTransport transport = TurnTransport::kUdp);
   bool FromValidPair(const IceVia& via, const stun::SocketAddress& from) const;
 };
 

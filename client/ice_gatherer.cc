@@ -155,7 +155,8 @@ void IceGatherer::Impl::StartTurnJob(TurnJob& job, absl::Time now) {
   timers.channel_refresh_margin = config.channel_refresh_margin;
   timers.allocation_refresh_margin = config.allocation_refresh_margin;
   job.relay = std::make_unique<RelayAllocation>(bases[job.base], config.turn_servers[job.server].address,
-                                                std::move(tc), random, timers);
+                                                std::move(tc), random, timers,
+                                                config.turn_servers[job.server].transport);
   if (absl::Status s = job.relay->Start(now); !s.ok()) {
     job.settled = true;
     Emit(GathererEvent::Kind::kTurnError,
@@ -179,6 +180,11 @@ void IceGatherer::Impl::PumpRelay(TurnJob& job) {
         Emit(GathererEvent::Kind::kTurnError, std::move(e->reason), job.relay_id);
         break;
       case RelayEvent::Kind::kLost: {
+        // A stream that ended is a TURN error the application hears of;
+        // UDP losses (refresh failed, expiry) have always been silent.
+        if (job.relay->transport() != TurnTransport::kUdp) {
+          Emit(GathererEvent::Kind::kTurnError, e->reason, job.relay_id);
+        }
         // Its relayed candidate is gone: the agent prunes its pairs.
         candidates.erase(std::remove_if(candidates.begin(), candidates.end(),
                                         [&](const GatheredCandidate& c) {
@@ -198,8 +204,11 @@ void IceGatherer::Impl::PumpRelay(TurnJob& job) {
 void IceGatherer::Impl::AddRelay(const TurnJob& job, const RelayedAddresses& a) {
   assert(!a.relayed.empty());  // TurnClient refuses an Allocate success without one
   const stun::SocketAddress& server = config.turn_servers[job.server].address;
-  // RFC 8445 §5.1.1.2: the mapped address of the allocation is a srflx candidate too.
-  if (a.has_mapped) {
+  const TurnTransport transport = config.turn_servers[job.server].transport;
+  // RFC 8445 §5.1.1.2: the mapped address of the allocation is a srflx
+  // candidate too, when it is a UDP mapping; over TCP it is the stream's
+  // mapping, which no UDP check can use.
+  if (a.has_mapped && transport == TurnTransport::kUdp) {
     AddSrflx(job.base, a.mapped, server,
              ServerLocalPreference(base_preferences[job.base], config.stun_servers.size() + job.server,
                                    config.stun_servers.size() + config.turn_servers.size()));
@@ -213,8 +222,9 @@ void IceGatherer::Impl::AddRelay(const TurnJob& job, const RelayedAddresses& a) 
   // address; a server that sent none leaves us the host socket's address.
   spec.related = a.has_mapped ? a.mapped : bases[job.base];
   // §5.1.1.3: same type, same base IP (for a relayed candidate, the relayed
-  // address: ports may differ), same server IP, same transport.
-  spec.foundation = foundations.Get(spec.type, relayed, &server, kUdp);
+  // address: ports may differ), same server IP, same transport (the one
+  // used to reach the server: a relay reached over TCP is another foundation).
+  spec.foundation = foundations.Get(spec.type, relayed, &server, ToString(transport));
   spec.local_preference =
       ServerLocalPreference(base_preferences[job.base], job.server, config.turn_servers.size());
   GatheredCandidate g;
@@ -337,10 +347,13 @@ bool IceGatherer::complete() const { return impl_->complete_reported; }
 
 GathererIncoming IceGatherer::HandlePacket(const stun::SocketAddress& base,
                                            const stun::SocketAddress& from,
-                                           std::span<const uint8_t> bytes, absl::Time now) {
+                                           std::span<const uint8_t> bytes, absl::Time now,
+                                           TurnTransport transport) {
   Impl& m = *impl_;
   GathererIncoming out;
+  // Binding requests to STUN servers go over UDP only.
   for (Impl::StunJob& job : m.stun_jobs) {
+    if (transport != TurnTransport::kUdp) break;
     if (!job.client || job.finished || !(m.bases[job.base] == base) ||
         !(m.config.stun_servers[job.server] == from)) {
       continue;
@@ -353,7 +366,10 @@ GathererIncoming IceGatherer::HandlePacket(const stun::SocketAddress& base,
     }
   }
   for (Impl::TurnJob& job : m.turn_jobs) {
-    if (!job.relay || !(job.relay->base() == base) || !(job.relay->server() == from)) continue;
+    if (!job.relay || !(job.relay->base() == base) || !(job.relay->server() == from) ||
+        job.relay->transport() != transport) {
+      continue;
+    }
     Incoming in = job.relay->HandleIncoming(bytes, now);
     m.PumpRelay(job);
     m.MaybeComplete();
@@ -376,6 +392,23 @@ GathererIncoming IceGatherer::HandlePacket(const stun::SocketAddress& base,
     return out;
   }
   return out;  // kNotMine: the agent's (a connectivity check, media, ...)
+}
+
+bool IceGatherer::StreamClosed(const stun::SocketAddress& base, const stun::SocketAddress& server,
+                               TurnTransport transport, std::string_view reason) {
+  Impl& m = *impl_;
+  if (transport == TurnTransport::kUdp) return false;
+  for (Impl::TurnJob& job : m.turn_jobs) {
+    if (!job.relay || !(job.relay->base() == base) || !(job.relay->server() == server) ||
+        job.relay->transport() != transport) {
+      continue;
+    }
+    job.relay->StreamClosed(reason);
+    m.PumpRelay(job);
+    m.MaybeComplete();
+    return true;
+  }
+  return false;
 }
 
 void IceGatherer::HandleTimeout(absl::Time now) {

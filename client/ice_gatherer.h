@@ -19,6 +19,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -36,8 +37,12 @@ struct IceGathererConfig {
   struct Turn {
     stun::SocketAddress address;
     TurnCredentials credentials;
+    // RFC 8656 §3.1: how the server is reached; the relay is UDP either way.
+    // TCP (and later TLS): every transmit carries it and the driver writes
+    // it on a stream (client/ice_transmit.h).
+    TurnTransport transport = TurnTransport::kUdp;
   };
-  std::vector<Turn> turn_servers;  // UDP transport only (TCP/TLS: issue 11)
+  std::vector<Turn> turn_servers;
   bool relay_only = false;         // no host or srflx candidates are reported
   stun::TransactionConfig transaction;  // gathering requests' timers
   std::string software;
@@ -105,8 +110,16 @@ class IceGatherer {
   void StartNext(absl::Time now);
   bool complete() const;
 
+  // `transport` other than UDP: one framed message from the stream between
+  // `base`'s IP and TURN server `from`; only that allocation looks at it.
   GathererIncoming HandlePacket(const stun::SocketAddress& base, const stun::SocketAddress& from,
-                                std::span<const uint8_t> bytes, absl::Time now);
+                                std::span<const uint8_t> bytes, absl::Time now,
+                                TurnTransport transport = TurnTransport::kUdp);
+  // The stream between `base` and `server` is gone: its allocation fails
+  // (kTurnError, `reason`) or, when allocated, is lost (kTurnError, then
+  // kRelayLost). Returns false when no allocation used that stream.
+  bool StreamClosed(const stun::SocketAddress& base, const stun::SocketAddress& server,
+                    TurnTransport transport, std::string_view reason);
   void HandleTimeout(absl::Time now);
   absl::Time PollTimeout() const;
   std::optional<IceTransmit> PollTransmit();

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cassert>
+#include <string>
 #include <utility>
 
 #include "stun/channel_data.h"
@@ -43,12 +44,24 @@ const char* MethodName(stun::Method m) {
   }
 }
 
+// RFC 8489 §6.2.2: over TCP/TLS a request is sent once and fails after Ti
+// (39.5 s); RFC 8656 §12.5: ChannelData is padded to 4 bytes both ways.
+TurnClientConfig ReliableIfStream(TurnClientConfig config, TurnTransport transport) {
+  if (transport != TurnTransport::kUdp) config.transport = stun::TransportKind::kReliable;
+  return config;
+}
+
 }  // namespace
 
 RelayAllocation::RelayAllocation(const stun::SocketAddress& base,
                                  const stun::SocketAddress& server, TurnClientConfig config,
-                                 RandomSource random, RelayTimers timers)
-    : base_(base), server_(server), timers_(timers), client_(std::move(config), std::move(random)) {}
+                                 RandomSource random, RelayTimers timers,
+                                 TurnTransport transport)
+    : base_(base),
+      server_(server),
+      transport_(transport),
+      timers_(timers),
+      client_(ReliableIfStream(std::move(config), transport), std::move(random)) {}
 
 absl::Status RelayAllocation::Start(absl::Time now) {
   if (phase_ != Phase::kIdle) return absl::FailedPreconditionError("allocation already started");
@@ -64,13 +77,14 @@ absl::Status RelayAllocation::Start(absl::Time now) {
 }
 
 Incoming RelayAllocation::HandleIncoming(std::span<const uint8_t> bytes, absl::Time now) {
-  if (phase_ == Phase::kIdle || phase_ == Phase::kFailed) return {};
+  if (phase_ == Phase::kIdle || phase_ == Phase::kFailed || stream_closed_) return {};
   Incoming in = client_.HandleIncoming(bytes, now);
   Pump(now);
   return in;
 }
 
 void RelayAllocation::HandleTimeout(absl::Time now) {
+  if (stream_closed_) return;
   if (now >= client_.deadline()) client_.HandleTimeout(now);
   Pump(now);
   if (phase_ != Phase::kAllocated || closing_) return;
@@ -101,6 +115,7 @@ void RelayAllocation::HandleTimeout(absl::Time now) {
 }
 
 absl::Time RelayAllocation::PollTimeout() const {
+  if (stream_closed_) return absl::InfiniteFuture();
   absl::Time t = client_.deadline();
   if (phase_ != Phase::kAllocated || closing_) return t;
   if (!refresh_pending_) t = std::min(t, refresh_at_);
@@ -200,7 +215,7 @@ absl::Status RelayAllocation::Send(const stun::SocketAddress& peer,
   }
   if (!n.ok()) return n.status();
   out.resize(*n);
-  transmits_.push_back({base_, server_, std::move(out)});
+  transmits_.push_back({base_, server_, std::move(out), transport_});
   return absl::OkStatus();
 }
 
@@ -229,6 +244,31 @@ void RelayAllocation::Close(absl::Time now) {
   Pump(now);
 }
 
+void RelayAllocation::StreamClosed(std::string_view reason) {
+  if (transport_ == TurnTransport::kUdp || stream_closed_) return;
+  stream_closed_ = true;
+  transmits_.clear();  // written nowhere: the stream they were for is gone
+  const std::string why = "TURN server " + server_.ToString() + " over " + ToString(transport_) +
+                          ": " + std::string(reason);
+  switch (phase_) {
+    case Phase::kIdle:
+    case Phase::kAllocating:
+      phase_ = closing_ ? Phase::kClosed : Phase::kFailed;
+      if (!closing_) Emit(RelayEvent::Kind::kFailed, why);
+      return;
+    case Phase::kAllocated:
+      if (closing_) {
+        phase_ = Phase::kClosed;
+        return;
+      }
+      return Lose(why);
+    case Phase::kFailed:
+    case Phase::kLost:
+    case Phase::kClosed:
+      return;
+  }
+}
+
 void RelayAllocation::Pump(absl::Time now) {
   // Events may issue requests (a late Allocate while closing), so loop until
   // both queues are empty; every event is consumed once, so this ends.
@@ -238,7 +278,7 @@ void RelayAllocation::Pump(absl::Time now) {
     OnTurnEvent(std::move(*ev), now);
   }
   while (std::optional<std::vector<uint8_t>> bytes = client_.PollTransmit()) {
-    transmits_.push_back({base_, server_, std::move(*bytes)});
+    transmits_.push_back({base_, server_, std::move(*bytes), transport_});
   }
 }
 

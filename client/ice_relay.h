@@ -1,4 +1,5 @@
-// One TURN allocation as the ICE agent uses it (RFC 8656 over UDP), sans-IO:
+// One TURN allocation as the ICE agent uses it (RFC 8656 over UDP or TCP,
+// §3.1), sans-IO:
 // Allocate with long-term credentials (TurnClient handles 401 and 438),
 // Refresh before the lifetime ends (§8), permissions per peer IP installed
 // once and refreshed before their 300 s (§9), channels numbered from 0x4000
@@ -13,6 +14,7 @@
 #include <optional>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "absl/container/flat_hash_map.h"
@@ -50,12 +52,15 @@ class RelayAllocation {
  public:
   enum class Phase : uint8_t { kIdle, kAllocating, kAllocated, kFailed, kLost, kClosed };
 
-  // `base`: the host socket talking to `server`.
+  // `base`: the host socket talking to `server` (over TCP: the stream's
+  // local IP). `transport` other than UDP makes `config.transport` reliable.
   RelayAllocation(const stun::SocketAddress& base, const stun::SocketAddress& server,
-                  TurnClientConfig config, RandomSource random, RelayTimers timers);
+                  TurnClientConfig config, RandomSource random, RelayTimers timers,
+                  TurnTransport transport = TurnTransport::kUdp);
 
   const stun::SocketAddress& base() const { return base_; }
   const stun::SocketAddress& server() const { return server_; }
+  TurnTransport transport() const { return transport_; }
   Phase phase() const { return phase_; }
   const RelayedAddresses& allocation() const { return client_.allocation(); }
 
@@ -82,6 +87,12 @@ class RelayAllocation {
 
   // Deallocates (Refresh LIFETIME 0); no kLost follows.
   void Close(absl::Time now);
+  // TCP/TLS: the stream to the server is gone (closed, refused, reset, or
+  // closed by the driver). RFC 8656 §3.1 ties the allocation to it, so it
+  // is over: kFailed while allocating, kLost once allocated, nothing after
+  // Close. Nothing more is sent or timed (a transmit would open a new
+  // stream, which is another 5-tuple).
+  void StreamClosed(std::string_view reason);
 
  private:
   struct Permission {
@@ -116,6 +127,8 @@ class RelayAllocation {
 
   stun::SocketAddress base_;
   stun::SocketAddress server_;
+  TurnTransport transport_;
+  bool stream_closed_ = false;
   RelayTimers timers_;
   TurnClient client_;
   Phase phase_ = Phase::kIdle;

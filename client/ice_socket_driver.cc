@@ -5,6 +5,7 @@
 #include <ifaddrs.h>
 #include <net/if.h>
 #include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -89,8 +90,7 @@ IceSocketDriver::IceSocketDriver(IceAgent* agent, IceDriverCallbacks callbacks)
 }
 
 IceSocketDriver::~IceSocketDriver() {
-  Stop();
-  for (const Socket& s : sockets_) close(s.fd);
+  Close();
   if (wake_fd_ >= 0) close(wake_fd_);
 }
 
@@ -139,6 +139,8 @@ absl::Status IceSocketDriver::OpenOne(const stun::SocketAddress& address, uint32
 absl::Status IceSocketDriver::Open(const IceSocketDriverOptions& options) {
   std::lock_guard<std::recursive_mutex> lock(mu_);
   if (wake_fd_ < 0) return absl::InternalError("eventfd failed");
+  if (closed_) return absl::FailedPreconditionError("driver closed");
+  stream_queue_limit_ = options.stream_queue_limit;
   std::vector<std::pair<stun::SocketAddress, uint32_t>> wanted;
   if (!options.bind.empty()) {
     for (const stun::SocketAddress& a : options.bind) wanted.emplace_back(a, 0);
@@ -190,31 +192,15 @@ void IceSocketDriver::Flush() {
   FlushLocked(absl::Now());
 }
 
-void IceSocketDriver::FlushLocked(absl::Time) {
+void IceSocketDriver::FlushLocked(absl::Time now) {
   for (int round = 0; round < kFlushRounds; ++round) {
     bool any = false;
     while (std::optional<IceTransmit> t = agent_->PollTransmit()) {
       any = true;
-      auto it = by_address_.find(t->source);
-      if (it == by_address_.end()) {
-        ++send_errors_;
-        Error(text::Cat("transmit from unknown local address ", t->source.ToString()));
-        continue;
-      }
-      const Socket& s = sockets_[it->second];
-      if (t->destination.is_v4() != s.address.is_v4()) {
-        ++send_errors_;
-        Error(text::Cat("transmit across families ", s.address.ToString(), " -> ",
-                           t->destination.ToString()));
-        continue;
-      }
-      sockaddr_storage ss{};
-      const socklen_t len = ToSockaddr(t->destination, s.scope_id, &ss);
-      if (sendto(s.fd, t->bytes.data(), t->bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss),
-                 len) < 0) {
-        // UDP: a lost datagram is the protocol's to recover (retransmission).
-        ++send_errors_;
-        Error(Errno(text::Cat("sendto ", t->destination.ToString())));
+      if (t->transport == TurnTransport::kUdp) {
+        SendDatagram(*t);
+      } else {
+        SendOnStream(std::move(*t), now);
       }
     }
     while (std::optional<IceEvent> e = agent_->PollEvent()) {
@@ -223,6 +209,232 @@ void IceSocketDriver::FlushLocked(absl::Time) {
     }
     if (!any) return;
   }
+}
+
+void IceSocketDriver::SendDatagram(const IceTransmit& t) {
+  auto it = by_address_.find(t.source);
+  if (it == by_address_.end()) {
+    ++send_errors_;
+    Error(text::Cat("transmit from unknown local address ", t.source.ToString()));
+    return;
+  }
+  const Socket& s = sockets_[it->second];
+  if (t.destination.is_v4() != s.address.is_v4()) {
+    ++send_errors_;
+    Error(text::Cat("transmit across families ", s.address.ToString(), " -> ",
+                    t.destination.ToString()));
+    return;
+  }
+  sockaddr_storage ss{};
+  const socklen_t len = ToSockaddr(t.destination, s.scope_id, &ss);
+  if (sendto(s.fd, t.bytes.data(), t.bytes.size(), 0, reinterpret_cast<const sockaddr*>(&ss),
+             len) < 0) {
+    // UDP: a lost datagram is the protocol's to recover (retransmission).
+    ++send_errors_;
+    Error(Errno(text::Cat("sendto ", t.destination.ToString())));
+  }
+}
+
+// ---------------------------------------------------------------- TURN streams
+
+size_t IceSocketDriver::open_streams() const {
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  return streams_.size();
+}
+
+void IceSocketDriver::SendOnStream(IceTransmit t, absl::Time now) {
+  const auto route = std::make_tuple(t.source, t.destination, t.transport);
+  Stream* s = nullptr;
+  if (auto it = stream_by_route_.find(route); it != stream_by_route_.end()) {
+    s = streams_.at(it->second).get();
+    if (s->dead) return;  // the agent hears of it when the loop reaps it
+  } else {
+    s = OpenStream(t, now);
+    if (s == nullptr) return;  // the agent has been told
+  }
+  if (s->queued_bytes + t.bytes.size() > stream_queue_limit_) {
+    // Bounded: the server is not reading. Dropped whole, as a datagram would be.
+    ++send_errors_;
+    Error(text::Cat("stream to ", t.destination.ToString(), ": write queue full, message dropped"));
+    return;
+  }
+  s->queued_bytes += t.bytes.size();
+  s->queue.push_back(std::move(t.bytes));
+  if (!s->connecting) WriteStream(*s, now);
+}
+
+IceSocketDriver::Stream* IceSocketDriver::OpenStream(const IceTransmit& t, absl::Time now) {
+  const auto fail = [&](std::string reason) -> Stream* {
+    ++send_errors_;
+    Error(reason);
+    agent_->HandleStreamClosed(t.source, t.destination, t.transport, reason, now);
+    return nullptr;
+  };
+  if (t.transport != TurnTransport::kTcp) {
+    return fail(text::Cat("TURN over ", ToString(t.transport), " is not supported by the driver yet"));
+  }
+  auto base = by_address_.find(t.source);
+  if (base == by_address_.end()) {
+    return fail(text::Cat("stream from unknown local address ", t.source.ToString()));
+  }
+  const Socket& sock = sockets_[base->second];
+  if (t.destination.is_v4() != sock.address.is_v4()) {
+    return fail(text::Cat("stream across families ", sock.address.ToString(), " -> ",
+                          t.destination.ToString()));
+  }
+  const int fd = socket(sock.address.is_v4() ? AF_INET : AF_INET6,
+                        SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+  if (fd < 0) return fail(Errno("socket (TCP)"));
+  // From the base's IP (the candidate's host), any port: the server sees the
+  // stream's 5-tuple, not the UDP socket's (RFC 8656 §3.1).
+  stun::SocketAddress local = sock.address;
+  local.port = 0;
+  sockaddr_storage ss{};
+  socklen_t len = ToSockaddr(local, sock.scope_id, &ss);
+  if (bind(fd, reinterpret_cast<const sockaddr*>(&ss), len) != 0) {
+    const std::string e = Errno(text::Cat("bind TCP ", local.ToString()));
+    close(fd);
+    return fail(e);
+  }
+  const int one = 1;
+  setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);  // small messages, paced already
+  len = ToSockaddr(t.destination, sock.scope_id, &ss);
+  bool connecting = true;
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&ss), len) == 0) {
+    connecting = false;
+  } else if (errno != EINPROGRESS) {
+    const std::string e = Errno(text::Cat("connect to TURN server ", t.destination.ToString()));
+    close(fd);
+    return fail(e);
+  }
+  auto stream = std::make_unique<Stream>();
+  stream->id = next_stream_id_++;
+  stream->fd = fd;
+  stream->base = t.source;
+  stream->server = t.destination;
+  stream->transport = t.transport;
+  stream->connecting = connecting;
+  Stream* raw = stream.get();
+  stream_by_route_[std::make_tuple(t.source, t.destination, t.transport)] = raw->id;
+  streams_[raw->id] = std::move(stream);
+  return raw;
+}
+
+bool IceSocketDriver::WriteStream(Stream& s, absl::Time) {
+  while (!s.queue.empty()) {
+    const std::vector<uint8_t>& front = s.queue.front();
+    const ssize_t n = send(s.fd, front.data() + s.front_written, front.size() - s.front_written,
+                           MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return true;  // POLLOUT later
+      s.dead = Errno(text::Cat("send to TURN server ", s.server.ToString()));
+      return false;
+    }
+    s.front_written += static_cast<size_t>(n);
+    if (s.front_written < front.size()) return true;
+    s.queued_bytes -= front.size();
+    s.front_written = 0;
+    s.queue.pop_front();
+  }
+  return true;
+}
+
+void IceSocketDriver::ReadStream(Stream& s, absl::Time now) {
+  const uint64_t id = s.id;
+  for (int i = 0; i < kReadsPerSocket; ++i) {
+    const std::span<uint8_t> space = s.framer.WritableSpace();
+    const ssize_t n = recv(s.fd, space.data(), space.size(), MSG_DONTWAIT);
+    if (n < 0) {
+      if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return;
+      return CloseStream(id, Errno(text::Cat("receive from TURN server ", s.server.ToString())), now);
+    }
+    if (n == 0) {
+      return CloseStream(id, text::Cat("TURN server ", s.server.ToString(), " closed the stream"),
+                         now);
+    }
+    s.framer.Commit(static_cast<size_t>(n));
+    // Every whole frame goes to the agent. Nothing it or the callbacks do
+    // destroys `s` (a failed write only marks it dead), so it stays valid.
+    for (;;) {
+      const stun::FrameInfo f = s.framer.Peek();
+      if (f.status == stun::FrameInfo::Status::kNeedMore) break;
+      if (f.status == stun::FrameInfo::Status::kInvalid) {
+        // RFC 8489 §6.2.2 framing lost: the stream cannot be resynchronised.
+        return CloseStream(id, text::Cat("TURN server ", s.server.ToString(),
+                                         " sent bytes that are neither STUN nor ChannelData"),
+                           now);
+      }
+      ++received_;
+      const IceIncoming in =
+          agent_->HandlePacket(s.base, s.server, s.framer.buffered().first(f.size), now, s.transport);
+      if (in.kind == IceIncoming::Kind::kData && callbacks_.on_data) callbacks_.on_data(in.data);
+      s.framer.Consume(f.size);
+      if (s.dead) return;  // a callback's send failed on it: reaped by the loop
+    }
+  }
+}
+
+void IceSocketDriver::StreamReady(uint64_t id, short revents, absl::Time now) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;  // closed earlier in this turn
+  Stream& s = *it->second;
+  if (s.dead) return;  // reaped after this
+  if (s.connecting) {
+    if ((revents & (POLLOUT | POLLERR | POLLHUP)) == 0) return;
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(s.fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) err = errno;
+    if (err != 0) {
+      return CloseStream(id, text::Cat("connect to TURN server ", s.server.ToString(), ": ",
+                                       std::strerror(err)),
+                         now);
+    }
+    s.connecting = false;
+  }
+  if ((revents & POLLOUT) != 0 && !WriteStream(s, now)) return;
+  if ((revents & (POLLIN | POLLHUP | POLLERR)) != 0) ReadStream(s, now);
+}
+
+void IceSocketDriver::CloseStream(uint64_t id, std::string reason, absl::Time now) {
+  auto it = streams_.find(id);
+  if (it == streams_.end()) return;
+  std::unique_ptr<Stream> s = std::move(it->second);
+  streams_.erase(it);
+  stream_by_route_.erase(std::make_tuple(s->base, s->server, s->transport));
+  close(s->fd);
+  Error(reason);
+  agent_->HandleStreamClosed(s->base, s->server, s->transport, reason, now);
+}
+
+void IceSocketDriver::ReapStreams(absl::Time now) {
+  std::vector<std::pair<uint64_t, std::string>> dead;
+  for (const auto& [id, s] : streams_) {
+    if (s->dead) dead.emplace_back(id, *s->dead);
+  }
+  for (auto& [id, reason] : dead) CloseStream(id, std::move(reason), now);
+}
+
+void IceSocketDriver::Close() {
+  Stop();
+  std::lock_guard<std::recursive_mutex> lock(mu_);
+  if (closed_) return;
+  closed_ = true;
+  const absl::Time now = absl::Now();
+  FlushLocked(now);
+  for (auto& [id, s] : streams_) {
+    // One last non-blocking write: the kernel sends what it took before the FIN.
+    if (!s->connecting) {
+      for (const std::vector<uint8_t>& m : s->queue) {
+        if (send(s->fd, m.data(), m.size(), MSG_NOSIGNAL | MSG_DONTWAIT) < 0) break;
+      }
+    }
+    close(s->fd);
+  }
+  streams_.clear();
+  stream_by_route_.clear();
+  for (const Socket& s : sockets_) close(s.fd);
+  sockets_.clear();
+  by_address_.clear();
 }
 
 void IceSocketDriver::ReadSocket(const Socket& s, absl::Time now) {
@@ -252,6 +464,8 @@ void IceSocketDriver::ReadSocket(const Socket& s, absl::Time now) {
 
 absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
   std::vector<pollfd> fds;
+  std::vector<uint64_t> stream_ids;  // of fds[first_stream...]: an fd number may be reused
+  size_t first_stream = 0;
   {
     std::lock_guard<std::recursive_mutex> lock(mu_);
     if (sockets_.empty()) return absl::FailedPreconditionError("RunOnce before Open");
@@ -259,11 +473,19 @@ absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
     const absl::Time now = absl::Now();
     if (agent_->PollTimeout() <= now) agent_->HandleTimeout(now);
     FlushLocked(now);
+    ReapStreams(now);
+    FlushLocked(now);
     const absl::Duration until = std::min(max_wait, agent_->PollTimeout() - now);
     max_wait = std::max(absl::ZeroDuration(), until);
     for (const Socket& s : sockets_) fds.push_back({s.fd, POLLIN, 0});
     fds.push_back({wake_fd_, POLLIN, 0});
     for (const auto& [fd, cb] : watched_) fds.push_back({fd, POLLIN, 0});
+    first_stream = fds.size();
+    for (const auto& [id, st] : streams_) {
+      const bool want_write = st->connecting || !st->queue.empty();
+      fds.push_back({st->fd, static_cast<short>(POLLIN | (want_write ? POLLOUT : 0)), 0});
+      stream_ids.push_back(id);
+    }
   }
   // Round up so a deadline 0.3 ms away does not spin at 0 ms.
   const int64_t ms = absl::ToInt64Milliseconds(absl::Ceil(max_wait, absl::Milliseconds(1)));
@@ -274,6 +496,13 @@ absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
   const absl::Time now = absl::Now();
   const size_t n_sockets = sockets_.size();
   for (size_t i = 0; ready > 0 && i < fds.size(); ++i) {
+    if (i >= first_stream) {
+      if (fds[i].revents != 0) StreamReady(stream_ids[i - first_stream], fds[i].revents, now);
+      FlushLocked(now);
+      ReapStreams(now);
+      FlushLocked(now);
+      continue;
+    }
     if ((fds[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
     if (i < n_sockets) {
       ReadSocket(sockets_[i], now);
@@ -288,6 +517,8 @@ absl::Status IceSocketDriver::RunOnce(absl::Duration max_wait) {
     FlushLocked(now);
   }
   if (agent_->PollTimeout() <= now) agent_->HandleTimeout(now);
+  FlushLocked(now);
+  ReapStreams(now);
   FlushLocked(now);
   return absl::OkStatus();
 }

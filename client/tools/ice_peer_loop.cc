@@ -376,6 +376,8 @@ int Peer::Run() {
     a.Close(absl::Now());
     return 0;
   });
+  // Writes what is queued on TURN streams (the Refresh above) and closes them.
+  driver_.Close();
   return *exit_code_;
 }
 

@@ -150,10 +150,11 @@ absl::StatusOr<PeerOptions> ParsePeerOptions(const std::vector<std::string_view>
     return Usage("--turn needs --turn-user and --turn-pass (long-term credentials, RFC 8489 §9.2)");
   }
   if (o.relay_only && o.turn_servers.empty()) return Usage("--relay-only needs --turn");
-  if (transport == "tcp" || transport == "tls") {
-    return absl::UnimplementedError(
-        text::Cat("--turn-transport ", transport, " is not supported yet (issue 11)"));
+  if (transport == "tls") {
+    return absl::UnimplementedError("--turn-transport tls is not supported yet (issue 11)");
   }
+  // RFC 8656 §3.1: TURN over TCP; the relayed candidate stays UDP.
+  if (transport == "tcp") o.turn_transport = TurnTransport::kTcp;
   return o;
 }
 

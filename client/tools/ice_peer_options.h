@@ -34,7 +34,7 @@ struct PeerOptions {
 
 // argv[0] excluded. InvalidArgument: a usage error (exit 2), its message
 // says what is wrong. Unimplemented: a flag value that is valid but not
-// built yet (--turn-transport tcp|tls, issue 11), also exit 2.
+// built yet (--turn-transport tls, issue 11), also exit 2.
 absl::StatusOr<PeerOptions> ParsePeerOptions(const std::vector<std::string_view>& args);
 
 extern const char kPeerUsage[];
