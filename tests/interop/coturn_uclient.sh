@@ -30,6 +30,7 @@ interop_init
 require_tool turnutils_uclient "apt-get install coturn"
 require_tool turnutils_peer "apt-get install coturn"
 require_tool ss "apt-get install iproute2"
+require_tool curl "apt-get install curl"
 
 case ${mode#tcp_} in
   channel) flags=() ;;
@@ -46,11 +47,12 @@ fi
 # coturn's client library draws channel numbers at random from RFC 5766's
 # 0x4000-0x7FFF (RFC 5766 §11); RFC 8656 §12 narrowed the range to
 # 0x4000-0x4FFF, so uturn must be told to accept the old range.
-start_uturn "$uturn" "$min" "$max" --allow-rfc5766-channel-numbers
+# shellcheck source-path=SCRIPTDIR source=uturn_tcp_lib.sh
+source "$here/uturn_tcp_lib.sh"
+start_uturn "$uturn" "$min" "$max" --allow-rfc5766-channel-numbers --prometheus --prometheus-port 0
+metrics=$(uturn_metrics_port)
 server_port=$uturn_port
 if [[ $mode == tcp_* ]]; then
-  # shellcheck source-path=SCRIPTDIR source=uturn_tcp_lib.sh
-  source "$here/uturn_tcp_lib.sh"
   server_port=$(uturn_tcp_port)
 fi
 
@@ -124,10 +126,29 @@ run_uclient() {
   echo "ok: -l $length: $recv/$sent messages of $length bytes"
 }
 
+total_sent=0
 for length in "${lengths[@]}"; do
   run_uclient "$length"
+  total_sent=$((total_sent + sent))
 done
+
+# The mode's relay path carried every message the clients sent: uturn's
+# counters of client messages by kind (per-shard snapshots taken about once a
+# second, hence the bounded poll).
+case ${mode#tcp_} in
+  send) used=send_indication unused=channel_data ;;
+  *) used=channel_data unused=send_indication ;;
+esac
+deadline=$((SECONDS + 5))
+until (($(uturn_metric "$metrics" "uturn_client_messages_total{kind=\"$used\"}") >= total_sent)); do
+  ((SECONDS < deadline)) ||
+    fail "uturn counted $(uturn_metric "$metrics" "uturn_client_messages_total{kind=\"$used\"}") $used messages, uclient sent $total_sent"
+  sleep 0.1
+done
+other=$(uturn_metric "$metrics" "uturn_client_messages_total{kind=\"$unused\"}")
+((other == 0)) || fail "uturn counted $other $unused messages in mode $mode"
+echo "uturn counted $(uturn_metric "$metrics" "uturn_client_messages_total{kind=\"$used\"}") $used messages from the clients (they sent $total_sent), no $unused"
 
 stop_uturn
 if [[ $mode == tcp_* ]]; then uturn_check_tcp_accepted; fi
-echo "PASS: turnutils_uclient ($mode) relayed $recv/$sent messages of ${lengths[*]} bytes through uturn with zero loss"
+echo "PASS: turnutils_uclient ($mode) relayed $total_sent messages (payloads of ${lengths[*]} bytes) through uturn with zero loss"
