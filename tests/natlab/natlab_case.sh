@@ -74,6 +74,7 @@ args_a=() args_b=()
 send=50 min_echo=90
 path_a=N/N path_b=N/N
 loss=
+udp_blocked=  # a side whose NAT forwards no UDP
 check_relay_metrics=0 check_relay_gathered=0
 case $case_name in
   nonat)
@@ -108,6 +109,13 @@ case $case_name in
     # asks for a connection (any pair, relayed too) and data well above chance.
     loss=0.1 send=100 min_echo=40
     path_a='[HNR]/[HNR]' path_b=$path_a ;;
+  udp_blocked)
+    # a's NAT forwards no UDP: its only way out is TURN over TCP (RFC 8656
+    # §3.1, --turn-transport tcp). Its relayed candidate is still a UDP relay
+    # on uturn, which b (plain UDP) reaches: a relays, b may too.
+    udp_blocked=a args_a=(--turn-transport tcp)
+    path_a='R/.' path_b='./R'
+    check_relay_metrics=1 ;;
   *) echo "natlab_case.sh: unknown case '$case_name'" >&2; usage ;;
 esac
 if ((connect_only)); then
@@ -128,6 +136,7 @@ for side in a b; do
   else
     lab_nat_host "$side" "${!site}"
     if [[ -n $loss ]]; then lab_loss "$side" "$loss"; fi
+    if [[ $udp_blocked == "$side" ]]; then lab_block_udp "$side"; fi
   fi
 done
 lab_start_uturn "$uturn"
