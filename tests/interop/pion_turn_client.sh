@@ -25,14 +25,14 @@ pings=10 # fixed in the example's doPingTest
 
 interop_init
 [[ -x $client ]] || fail "$client not built (the interop.pion_build fixture builds it with pion_build.sh)"
-start_uturn "$uturn" "$min" "$max"
+require_tool curl "apt-get install curl"
+# shellcheck source-path=SCRIPTDIR source=uturn_tcp_lib.sh
+source "$here/uturn_tcp_lib.sh"
+start_uturn "$uturn" "$min" "$max" --prometheus --prometheus-port 0
+metrics=$(uturn_metrics_port)
 case $transport in
   udp) server_port=$uturn_port ;;
-  tcp)
-    # shellcheck source-path=SCRIPTDIR source=uturn_tcp_lib.sh
-    source "$here/uturn_tcp_lib.sh"
-    server_port=$(uturn_tcp_port)
-    ;;
+  tcp) server_port=$(uturn_tcp_port) ;;
   *) fail "unknown transport $transport" ;;
 esac
 
@@ -54,6 +54,16 @@ relay_port=${BASH_REMATCH[1]}
 # Each echo comes back from the relayed address, since it went out through it.
 echoes=$(grep -cE " [0-9]+ bytes from from $relayed time=[0-9]+ ms$" <<<"$out" || true)
 ((echoes == pings)) || fail "pinger got $echoes of $pings echoes through the relay $relayed"
+# pion sends its first packets to a peer as Send indications while it binds a
+# channel, then ChannelData: uturn must have counted some (the counters are
+# per-shard snapshots taken about once a second, hence the bounded poll).
+channel_data='uturn_client_messages_total{kind="channel_data"}'
+deadline=$((SECONDS + 5))
+until (($(uturn_metric "$metrics" "$channel_data") > 0)); do
+  ((SECONDS < deadline)) || fail "uturn counted no ChannelData from pion's client"
+  sleep 0.1
+done
+echo "uturn counted $(uturn_metric "$metrics" "$channel_data") ChannelData messages from pion's client"
 
 stop_uturn
 if [[ $transport == tcp ]]; then uturn_check_tcp_accepted; fi
