@@ -89,9 +89,7 @@ bool IceAgent::Impl::SendCheck(IceGeneration& g, size_t pair_id, bool use_candid
     CheckFailed(g, pair_id, now);
     return false;
   }
-  CandidatePair& p = g.checklist.pair(pair_id);
-  if (p.first_check_sent == absl::InfiniteFuture()) p.first_check_sent = now;
-  p.last_check_sent = now;
+  const CandidatePair& p = g.checklist.pair(pair_id);
   IceCheckTransaction tx;
   tx.purpose = IceCheckTransaction::Purpose::kCheck;
   tx.generation = g.number;
@@ -472,11 +470,6 @@ void IceAgent::Impl::CheckSucceeded(IceGeneration& g, IceCheckTransaction& tx,
   // §7.2.5.3.3: the pair succeeded and its foundation unfreezes.
   pair.valid_local = *local;
   pair.state = PairState::kSucceeded;
-  if (pair.valid_since == absl::InfiniteFuture()) {
-    pair.valid_since = now;
-    // The last request's round trip (an answer to an earlier one overstates it).
-    pair.rtt = now - std::min(now, pair.last_check_sent);
-  }
   g.checklist.UnfreezeFoundation(tx.pair);
   if (g.nominate_deadline == absl::InfiniteFuture()) {
     g.nominate_deadline = now + config.nomination_wait;
@@ -543,44 +536,22 @@ void IceAgent::Impl::MaybeNominate(IceGeneration& g, absl::Time now) {
   if (config.nomination == NominationMode::kAggressive) return;  // every check nominates
   const std::vector<size_t> order = g.checklist.Ordered();
   std::optional<size_t> best;
+  bool better_pending = false;
   for (size_t id : order) {
     const CandidatePair& p = g.checklist.pair(id);
     if (p.valid() && p.state == PairState::kSucceeded) {
       best = id;
       break;
     }
-  }
-  if (!best) return;
-  // RFC 8445 §8.1.1 leaves the moment to us: nominate the best valid pair
-  // once no higher-priority pair is worth waiting for, and at the latest
-  // nomination_wait after the first pair became valid. A higher pair not
-  // yet checked (Frozen/Waiting) is worth the whole wait; one In-Progress
-  // only until its first check is `patience` old: four round trips of the
-  // path just proven, at least two Ta (a check unanswered that long on a
-  // network this fast is most likely filtered). On a slow network the
-  // patience reaches nomination_wait and nothing changes.
-  const CandidatePair& chosen = g.checklist.pair(*best);
-  absl::Time first_valid = chosen.valid_since;
-  for (const CandidatePair& p : g.checklist.pairs()) {
-    if (!p.removed && p.valid()) first_valid = std::min(first_valid, p.valid_since);
-  }
-  const absl::Time cap = first_valid + config.nomination_wait;
-  const absl::Duration patience =
-      std::clamp(4 * chosen.rtt, 2 * config.ta, config.nomination_wait);
-  absl::Time wait_until = absl::InfinitePast();
-  for (size_t id : order) {
-    if (id == *best) break;
-    const CandidatePair& p = g.checklist.pair(id);
-    if (p.state == PairState::kFrozen || p.state == PairState::kWaiting) {
-      wait_until = cap;
-    } else if (p.state == PairState::kInProgress) {
-      wait_until = std::max(wait_until, std::min(cap, p.first_check_sent + patience));
+    if (p.state == PairState::kFrozen || p.state == PairState::kWaiting ||
+        p.state == PairState::kInProgress) {
+      better_pending = true;
     }
   }
-  if (!g.nominate_wait_over && now < wait_until) {
-    g.nominate_deadline = wait_until;  // HandleTimeout comes back then
-    return;
-  }
+  if (!best) return;
+  // RFC 8445 §8.1.1: nominate once nothing better is left to check, or
+  // after the wait for better pairs (nomination_wait).
+  if (better_pending && !g.nominate_wait_over && now < g.nominate_deadline) return;
   g.nominating = true;
   g.nominee = *best;
   SendNomination(g, *best, now);

@@ -17,7 +17,6 @@
 #include "client/ice_agent.h"
 #include "client/ice_gatherer.h"
 #include "ice-lite/ice_types.h"
-#include "absl/time/time.h"
 #include "stun/address.h"
 
 namespace uturn::client {
@@ -49,13 +48,6 @@ struct CandidatePair {
   // RFC 8445 §6.1.2.5 (over the limit) or §8.1.2 (ICE concluded): out of the
   // checklist; kept so ids stay stable.
   bool removed = false;
-  // When our first check on the pair went out, and the round trip of the
-  // check that made it valid: how long a higher-priority pair still in
-  // progress is worth waiting for before nominating (IceAgent::MaybeNominate).
-  absl::Time first_check_sent = absl::InfiniteFuture();
-  absl::Time last_check_sent = absl::InfiniteFuture();
-  absl::Time valid_since = absl::InfiniteFuture();
-  absl::Duration rtt = absl::ZeroDuration();
 
   bool valid() const { return valid_local.has_value(); }
 };
