@@ -15,6 +15,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/integration/child_log.h"
+
 namespace uturn::testing {
 
 const char* IcePeerBinary();
@@ -24,32 +26,27 @@ class PeerProcess {
   PeerProcess() = default;
   PeerProcess(const PeerProcess&) = delete;
   PeerProcess& operator=(const PeerProcess&) = delete;
-  ~PeerProcess();  // SIGKILLs and reaps the child if it still runs
+  ~PeerProcess() = default;  // the child is SIGKILLed and reaped if it still runs
 
   // stdin_fd/stdout_fd are dup2'ed into the child (the caller closes its
   // copies). -1: /dev/null.
   bool Spawn(const std::vector<std::string>& args, int stdin_fd, int stdout_fd, std::string* error);
-  bool WaitForLine(const std::function<bool(const std::string&)>& pred, std::chrono::milliseconds timeout);
+  bool WaitForLine(const std::function<bool(const std::string&)>& pred,
+                   std::chrono::milliseconds timeout) {
+    return child_.WaitForLine(pred, timeout);
+  }
   // A line starting with `prefix`.
   bool WaitForPrefix(const std::string& prefix, std::chrono::milliseconds timeout);
-  void Signal(int sig) const;
+  void Signal(int sig) const { child_.Signal(sig); }
   // Exit status, 128+N for a signal, nullopt on timeout (the child is then killed).
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout);
-  std::vector<std::string> Lines() const;
-  std::string Log() const;
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout) { return child_.WaitExit(timeout); }
+  std::vector<std::string> Lines() const { return child_.Lines(); }
+  std::string Log() const { return child_.Log(); }
   // Lines starting with `prefix`.
   std::vector<std::string> Matching(const std::string& prefix) const;
 
  private:
-  void ReadLoop(int fd);
-  pid_t pid_ = -1;
-  bool reaped_ = false;
-  int exit_status_ = -1;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
-  bool eof_ = false;
+  ChildLog child_;
 };
 
 // Two peers, each one's stdout piped into the other's stdin (ICE-PEER.md).

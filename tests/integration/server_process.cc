@@ -25,12 +25,6 @@ namespace {
 
 using Clock = std::chrono::steady_clock;
 
-int DecodeStatus(int status) {
-  if (WIFEXITED(status)) return WEXITSTATUS(status);
-  if (WIFSIGNALED(status)) return 128 + WTERMSIG(status);
-  return -1;
-}
-
 #if defined(__x86_64__)
 constexpr uint32_t kAuditArch = AUDIT_ARCH_X86_64;
 #elif defined(__aarch64__)
@@ -118,17 +112,9 @@ pid_t SpawnWith(const std::string& binary, const std::vector<std::string>& args,
 const char* UturnBinary() { return UTURN_BINARY; }
 const char* StunClientBinary() { return UTURN_STUNCLIENT_BINARY; }
 
-ServerProcess::~ServerProcess() {
-  if (pid_ > 0 && !reaped_) {
-    ::kill(pid_, SIGKILL);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-  }
-  if (reader_.joinable()) reader_.join();
-}
-
 bool ServerProcess::Spawn(const std::vector<std::string>& args, std::string* error) {
-  assert(pid_ < 0);
+  assert(child_.pid() < 0);
+  pid_t pid = -1;
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     *error = std::string("pipe2: ") + std::strerror(errno);
@@ -138,59 +124,17 @@ bool ServerProcess::Spawn(const std::vector<std::string>& args, std::string* err
     std::vector<std::string> storage{UturnBinary()};
     for (const std::string& a : WithTestBackend(args)) storage.push_back(a);
     std::vector<char*> argv = Argv(storage);
-    pid_ = SpawnWithoutIoUring(argv.data(), fds[1], error);
+    pid = SpawnWithoutIoUring(argv.data(), fds[1], error);
   } else {
-    pid_ = SpawnWith(UturnBinary(), WithTestBackend(args), -1, fds[1], error);
+    pid = SpawnWith(UturnBinary(), WithTestBackend(args), -1, fds[1], error);
   }
   ::close(fds[1]);
-  if (pid_ < 0) {
+  if (pid < 0) {
     ::close(fds[0]);
     return false;
   }
-  reader_ = std::thread([this, fd = fds[0]] { ReadLoop(fd); });
+  child_.Attach(pid, fds[0]);
   return true;
-}
-
-void ServerProcess::ReadLoop(int fd) {
-  std::string partial;
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(fd, buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    partial.append(buf, static_cast<size_t>(n));
-    std::vector<std::string> complete;
-    for (size_t nl; (nl = partial.find('\n')) != std::string::npos;) {
-      complete.push_back(partial.substr(0, nl));
-      partial.erase(0, nl + 1);
-    }
-    if (!complete.empty()) {
-      std::lock_guard<std::mutex> lock(mu_);
-      for (std::string& l : complete) lines_.push_back(std::move(l));
-      cv_.notify_all();
-    }
-  }
-  ::close(fd);
-  std::lock_guard<std::mutex> lock(mu_);
-  if (!partial.empty()) lines_.push_back(partial);
-  eof_ = true;
-  cv_.notify_all();
-}
-
-bool ServerProcess::WaitForLine(const std::function<bool(const std::string&)>& pred,
-                                std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  size_t checked = 0;
-  const auto deadline = Clock::now() + timeout;
-  for (;;) {
-    for (; checked < lines_.size(); ++checked) {
-      if (pred(lines_[checked])) return true;
-    }
-    if (eof_) return false;
-    if (cv_.wait_until(lock, deadline) == std::cv_status::timeout && checked == lines_.size()) {
-      return false;
-    }
-  }
 }
 
 bool ServerProcess::StartAndWaitReady(const std::vector<std::string>& args, std::string* error,
@@ -229,46 +173,13 @@ std::optional<stun::SocketAddress> ServerProcess::Tcp() const {
 }
 
 bool ServerProcess::Alive() const {
-  if (pid_ <= 0 || reaped_) return false;
+  if (child_.pid() <= 0 || child_.reaped()) return false;
   siginfo_t info{};
   // WNOWAIT: look without reaping, so WaitExit can still collect the status.
-  if (::waitid(P_PID, static_cast<id_t>(pid_), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
+  if (::waitid(P_PID, static_cast<id_t>(child_.pid()), &info, WEXITED | WNOHANG | WNOWAIT) != 0) {
     return false;
   }
   return info.si_pid == 0;
-}
-
-void ServerProcess::Signal(int sig) const {
-  if (pid_ > 0 && !reaped_) ::kill(pid_, sig);
-}
-
-std::optional<int> ServerProcess::WaitExit(std::chrono::milliseconds timeout) {
-  if (pid_ <= 0) return std::nullopt;
-  if (reaped_) return exit_status_;
-  bool closed = false;
-  {
-    std::unique_lock<std::mutex> lock(mu_);
-    closed = cv_.wait_for(lock, timeout, [this] { return eof_; });
-  }
-  if (!closed) ::kill(pid_, SIGKILL);
-  int status = 0;
-  // stderr closed: the process is exiting, so this does not block for long.
-  ::waitpid(pid_, &status, 0);
-  reaped_ = true;
-  exit_status_ = DecodeStatus(status);
-  if (!closed) return std::nullopt;
-  return exit_status_;
-}
-
-std::vector<std::string> ServerProcess::Lines() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return lines_;
-}
-
-std::string ServerProcess::Log() const {
-  std::string all;
-  for (const std::string& l : Lines()) all += l + "\n";
-  return all;
 }
 
 RunResult RunToCompletion(const std::vector<std::string>& args, std::chrono::milliseconds timeout) {
@@ -329,7 +240,7 @@ RunResult RunBinary(const std::string& binary, const std::vector<std::string>& a
   if (timed_out) ::kill(pid, SIGKILL);
   int status = 0;
   ::waitpid(pid, &status, 0);
-  result.exit_status = timed_out ? -1 : DecodeStatus(status);
+  result.exit_status = timed_out ? -1 : DecodeExitStatus(status);
   return result;
 }
 

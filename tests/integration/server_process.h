@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "stun/address.h"
+#include "tests/integration/child_log.h"
 
 namespace uturn::testing {
 
@@ -36,7 +37,7 @@ class ServerProcess {
   ServerProcess() = default;
   ServerProcess(const ServerProcess&) = delete;
   ServerProcess& operator=(const ServerProcess&) = delete;
-  ~ServerProcess();  // SIGKILLs and reaps the child if it still runs
+  ~ServerProcess() = default;  // the child is SIGKILLed and reaped if it still runs
 
   // Spawns `uturn args...`. Returns false (with a message) if spawning failed.
   bool Spawn(const std::vector<std::string>& args, std::string* error);
@@ -53,36 +54,31 @@ class ServerProcess {
 
   // Waits until a log line satisfies `pred`; false on timeout or EOF.
   bool WaitForLine(const std::function<bool(const std::string&)>& pred,
-                   std::chrono::milliseconds timeout);
+                   std::chrono::milliseconds timeout) {
+    return child_.WaitForLine(pred, timeout);
+  }
 
   const std::vector<Listener>& listeners() const { return listeners_; }
   std::optional<stun::SocketAddress> Udp() const;
   std::optional<stun::SocketAddress> Tcp() const;
 
-  pid_t pid() const { return pid_; }
+  pid_t pid() const { return child_.pid(); }
   // True if the child has not exited (checked without reaping it).
   bool Alive() const;
-  void Signal(int sig) const;
+  void Signal(int sig) const { child_.Signal(sig); }
   // Waits for the child to exit (stderr EOF, then reap); returns the exit
   // status, 128+N for a signal, or nullopt on timeout (the child is killed).
-  std::optional<int> WaitExit(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::optional<int> WaitExit(std::chrono::milliseconds timeout = std::chrono::seconds(10)) {
+    return child_.WaitExit(timeout);
+  }
 
   // Everything logged so far, one line per entry.
-  std::vector<std::string> Lines() const;
-  std::string Log() const;
+  std::vector<std::string> Lines() const { return child_.Lines(); }
+  std::string Log() const { return child_.Log(); }
 
  private:
-  void ReadLoop(int fd);
-
-  pid_t pid_ = -1;
+  ChildLog child_;
   bool block_io_uring_ = false;
-  bool reaped_ = false;
-  int exit_status_ = -1;
-  std::thread reader_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<std::string> lines_;
-  bool eof_ = false;
   std::vector<Listener> listeners_;
 };
 
