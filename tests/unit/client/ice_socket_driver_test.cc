@@ -9,6 +9,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -88,55 +89,60 @@ TEST(IceSocketDriverTest, ErrorPaths) {
   EXPECT_FALSE(d.SendData(std::span<const uint8_t>(&byte, 1)).ok());
 }
 
-TEST(IceSocketDriverTest, WatchedFdsRunInTheSameLoop) {
-  IceAgent agent(IceAgentConfig{}, Random);
-  IceSocketDriver d(&agent, {});
-  IceSocketDriverOptions o;
-  o.bind = {*stun::SocketAddress::ParseIp("127.0.0.1", 0)};
-  ASSERT_TRUE(d.Open(o).ok());
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+// A driver on one loopback socket watching a pipe's read end; each byte
+// written to the pipe runs `on_byte` on the loop.
+class WatchedPipeTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    IceSocketDriverOptions o;
+    o.bind = {*stun::SocketAddress::ParseIp("127.0.0.1", 0)};
+    ASSERT_TRUE(d.Open(o).ok());
+    ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
+    ASSERT_TRUE(d.Watch(p[0], [this](absl::Time) {
+                   char c;
+                   while (read(p[0], &c, 1) == 1) {
+                     ++calls;
+                     if (on_byte) on_byte();
+                   }
+                 }).ok());
+  }
+  void TearDown() override {
+    d.Unwatch(p[0]);
+    close(p[0]);
+    close(p[1]);
+  }
+  void RunUntilCalls(int n) {
+    for (int i = 0; i < 100 && calls < n; ++i) ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
+  }
+
+  IceAgent agent{IceAgentConfig{}, Random};
+  IceSocketDriver d{&agent, {}};
+  int p[2] = {-1, -1};
   int calls = 0;
-  ASSERT_TRUE(d.Watch(p[0], [&](absl::Time) {
-                 char c;
-                 while (read(p[0], &c, 1) == 1) ++calls;
-               }).ok());
+  std::function<void()> on_byte;
+};
+
+TEST_F(WatchedPipeTest, WatchedFdsRunInTheSameLoop) {
   ASSERT_EQ(write(p[1], "xy", 2), 2);
-  for (int i = 0; i < 100 && calls < 2; ++i) ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
+  RunUntilCalls(2);
   EXPECT_EQ(calls, 2);
   d.Unwatch(p[0]);
   ASSERT_EQ(write(p[1], "z", 1), 1);
   ASSERT_TRUE(d.RunOnce(absl::Milliseconds(20)).ok());
   EXPECT_EQ(calls, 2);  // no longer watched
-  close(p[0]);
-  close(p[1]);
 }
 
 // uturn-ice calls WithAgent from its stdin callback, on the loop's own
 // thread: that must not write the wake eventfd, or every poll returns at
 // once and an idle peer spins at 100% CPU (fixed in 807de55). From another
 // thread it must wake the loop.
-TEST(IceSocketDriverTest, WithAgentWakesTheLoopOnlyFromAnotherThread) {
-  IceAgent agent(IceAgentConfig{}, Random);
-  IceSocketDriver d(&agent, {});
-  IceSocketDriverOptions o;
-  o.bind = {*stun::SocketAddress::ParseIp("127.0.0.1", 0)};
-  ASSERT_TRUE(d.Open(o).ok());
-  int p[2];
-  ASSERT_EQ(pipe2(p, O_CLOEXEC | O_NONBLOCK), 0);
-  int calls = 0;
-  ASSERT_TRUE(d.Watch(p[0], [&](absl::Time) {
-                 char c;
-                 while (read(p[0], &c, 1) == 1) {
-                   ++calls;
-                   d.WithAgent([](IceAgent& a) { return a.PollTimeout(); });
-                 }
-               }).ok());
+TEST_F(WatchedPipeTest, WithAgentWakesTheLoopOnlyFromAnotherThread) {
+  on_byte = [this] { d.WithAgent([](IceAgent& a) { return a.PollTimeout(); }); };
   // The loop's thread is known after one turn, which also takes Watch()'s wake.
   ASSERT_TRUE(d.RunOnce(absl::ZeroDuration()).ok());
   const uint64_t before = d.wakeups();
   ASSERT_EQ(write(p[1], "abc", 3), 3);
-  for (int i = 0; i < 100 && calls < 3; ++i) ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
+  RunUntilCalls(3);
   ASSERT_EQ(calls, 3);
   // Idle turns: nothing is ready, so each waits out its 5 ms.
   for (int i = 0; i < 5; ++i) ASSERT_TRUE(d.RunOnce(absl::Milliseconds(5)).ok());
@@ -147,9 +153,6 @@ TEST(IceSocketDriverTest, WithAgentWakesTheLoopOnlyFromAnotherThread) {
     ASSERT_TRUE(d.RunOnce(absl::Seconds(1)).ok());
   }
   EXPECT_EQ(d.wakeups(), before + 1);
-  d.Unwatch(p[0]);
-  close(p[0]);
-  close(p[1]);
 }
 
 // Two agents, each on its own driver, signalling through the callbacks.
