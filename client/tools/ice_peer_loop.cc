@@ -9,9 +9,11 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "absl/container/flat_hash_set.h"
 #include "stun/text.h"
@@ -99,6 +101,7 @@ class Peer {
   void PrintCredentials();
   void OnEvent(const IceEvent& e);
   void OnData(std::span<const uint8_t> data);
+  void FlushEarlyEchoes();
   void OnStdin(absl::Time now);
   // True if the agent took it.
   bool Apply(const SignalAction& a, absl::Time now);
@@ -129,6 +132,12 @@ class Peer {
   uint64_t sent_ = 0;
   uint64_t received_ = 0;  // --send: distinct echoes; --echo: datagrams
   absl::flat_hash_set<uint32_t> echoed_;
+  // --echo: datagrams that arrived before our side selected a pair (the
+  // controlled side selects once its own check on the nominated pair
+  // succeeds, RFC 8445 §7.3.1.5, which may be just after the remote's first
+  // data); echoed once a pair is selected. Bounded.
+  static constexpr size_t kMaxEarlyEchoes = 64;
+  std::deque<std::vector<uint8_t>> early_echoes_;
   absl::Time next_send_ = absl::InfiniteFuture();
   std::optional<absl::Time> finish_at_;
 
@@ -156,6 +165,7 @@ void Peer::OnEvent(const IceEvent& e) {
       break;
     case IceEvent::Kind::kSelectedPair:
       Err(SelectedLine(e.pair));
+      FlushEarlyEchoes();
       break;
     case IceEvent::Kind::kRoleChanged:
       Err(RoleLine(e.role));
@@ -202,11 +212,22 @@ void Peer::OnEvent(const IceEvent& e) {
   }
 }
 
+void Peer::FlushEarlyEchoes() {
+  while (!early_echoes_.empty()) {
+    if (!driver_.SendData(early_echoes_.front()).ok()) return;
+    ++sent_;
+    early_echoes_.pop_front();
+  }
+}
+
 void Peer::OnData(std::span<const uint8_t> data) {
   if (o_.echo) {
     ++received_;
     if (absl::Status s = driver_.SendData(data); !s.ok()) {
       Debug(text::Cat("echo: ", s.message()));
+      if (!ever_connected_ && early_echoes_.size() < kMaxEarlyEchoes) {
+        early_echoes_.emplace_back(data.begin(), data.end());
+      }
     } else {
       ++sent_;
     }

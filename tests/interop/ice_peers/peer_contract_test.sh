@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The ice-peer contract's edges (../shared/ICE-PEER.md), checked on one peer
-# alone, without a remote: usage errors and `--turn-transport tcp` exit 2;
+# alone, without a remote: usage errors and `--turn-transport tls` exit 2;
 # stdout starts with a=ice-ufrag then a=ice-pwd, every candidate comes after
 # them and gathering ends with a=end-of-candidates; a malformed a=candidate
 # gets exactly one error line on stderr, other lines are ignored, end of
@@ -29,9 +29,11 @@ expect_exit 2 "unknown flag" --controlling --no-such-flag
 expect_exit 2 "both roles" --controlling --controlled
 expect_exit 2 "--turn without credentials" --controlling --turn 127.0.0.1:3478
 expect_exit 2 "bad --timeout" --controlling --timeout x
-expect_exit 2 "--turn-transport tcp" --controlling --turn-transport tcp --turn 127.0.0.1:3478 \
+# TLS to the TURN server is not built in any of the peers yet (uturn-ice
+# has TCP since issue 11; ICE-PEER.md allows "not supported yet" until then).
+expect_exit 2 "--turn-transport tls" --controlling --turn-transport tls --turn 127.0.0.1:3478 \
   --turn-user u --turn-pass p
-grep -qi 'not supported' "$work/usage.err" || fail "--turn-transport tcp: no 'not supported' on stderr"
+grep -qi 'not supported' "$work/usage.err" || fail "--turn-transport tls: no 'not supported' on stderr"
 
 # A remote that sends credentials, one malformed candidate, noise, and then
 # closes stdin; the peer must still be running until --timeout.
